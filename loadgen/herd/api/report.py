@@ -1,0 +1,144 @@
+"""The run report: what ``herd run --report`` writes and what runners hand to the operator.
+
+Keys are snake_case and stable; a field is only ever added. Latency is measured
+from each request's intended start (so a client that falls behind shows up as
+latency, not as silence); ``histograms`` carry the HdrHistograms so several
+runners' reports merge exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_VERSION = 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requests(_Section):
+    planned: int
+    sent: int
+    ok: int
+    failed: int
+    never_sent: int
+
+
+class Percentiles(_Section):
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    p999: float
+    min: float
+    max: float
+    mean: float
+
+
+class Concurrency(_Section):
+    target: int | None
+    """In flight the pattern aimed for (burst: its size; concurrency: N; rate: none)."""
+    peak_in_flight: int
+    burst_spread_seconds: float | None
+    """Burst only: first to last request leaving the client (headers written)."""
+
+
+class Workers(_Section):
+    distinct: int
+    requests: dict[str, int]
+    first_seen_seconds: dict[str, float]
+    """Seconds from the run's start to each worker's first response."""
+
+
+class Uploads(_Section):
+    objects: int
+    bytes: int
+    failed: int
+    retries: int
+    throttled: int
+    peak_in_flight: int
+    concurrency: int
+    errors: dict[str, int]
+    latency_seconds: Percentiles | None
+    duration_seconds: float
+    cleanup_deleted: int
+    cleanup_failed: int
+
+
+class ThresholdResult(_Section):
+    expr: str
+    value: float | None
+    passed: bool
+
+
+class Client(_Section):
+    """How the load generator itself fared: the evidence behind ``client_limited``."""
+
+    scheduling_lag_seconds: Percentiles | None
+    pool_wait_seconds: Percentiles | None
+    pool_waits: int
+    event_loop_lag_seconds: Percentiles | None
+    cpu_utilization: float
+    """Process CPU time over wall time (1.0 = one core busy throughout)."""
+    pool_size: int
+
+
+class TimelineBucket(_Section):
+    t: float
+    sent: int
+    ok: int
+    failed: int
+    peak_in_flight: int
+    new_workers: int
+
+
+class Timeline(_Section):
+    bucket_seconds: float
+    buckets: list[TimelineBucket]
+
+
+class Report(_Section):
+    report_version: int = REPORT_VERSION
+    herd_version: str
+    loadtest: str
+    namespace: str | None
+    run_id: str
+    runner: int
+    runners: int
+    started_at: str
+    """Wall-clock start (UTC, ISO 8601)."""
+    pattern: Literal["burst", "concurrency", "rate"]
+    target: str
+    """The target URL as written in the spec (``${VAR}`` not expanded)."""
+    duration_seconds: float
+    throughput_rps: float
+    """Completed requests (ok + failed) per second of load."""
+    requests: Requests
+    errors: dict[str, int]
+    """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``pool_timeout``, …"""
+    never_sent_reasons: dict[str, int]
+    status_codes: dict[str, int]
+    latency_seconds: Percentiles | None
+    service_time_seconds: Percentiles | None
+    """From sending to the last byte (latency minus the client's own delays)."""
+    ttfb_seconds: Percentiles | None
+    queue_delay_seconds: Percentiles | None
+    """Endpoint-reported queue time (``delayTime``), when responses carry it."""
+    execution_seconds: Percentiles | None
+    """Endpoint-reported execution time (``executionTime``), when responses carry it."""
+    concurrency: Concurrency
+    workers: Workers
+    uploads: Uploads | None
+    client: Client
+    thresholds: list[ThresholdResult]
+    verdict: Literal["passed", "failed"]
+    client_limited: bool
+    diagnostics: list[str]
+    stopped: str | None
+    """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``; None if it ran out."""
+    timeline: Timeline
+    histograms: dict[str, str] = Field(default_factory=dict)
+    """Base64 HdrHistograms (microseconds) for exact merging across runners."""

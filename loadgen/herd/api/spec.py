@@ -1,0 +1,297 @@
+"""The ``LoadTest`` API (``herd.dev/v1alpha1``): the single source of truth.
+
+Everything that reads or describes a LoadTest comes from these models: ``herd run``
+validates files with them, the operator validates objects with them, and the CRD
+schema and the spec reference docs are generated from them. Field names follow the
+Kubernetes convention (camelCase on the wire, snake_case in Python); unknown fields
+are rejected so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from herd.api.durations import Duration
+from herd.api.errors import FieldError
+from herd.api.thresholds import Threshold, parse_threshold
+
+API_GROUP = "herd.dev"
+API_VERSION = "v1alpha1"
+KIND = "LoadTest"
+DEFAULT_WORKER_ID_HEADER = "X-Runpod-Worker-Id"
+
+# Guard rails: a typo in a load spec must not turn into an accidental DDoS.
+MAX_REQUESTS = 10_000_000
+MAX_CONCURRENCY = 100_000
+MAX_RATE = 100_000.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+def _check_http_url(url: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+HttpUrlText = Annotated[str, AfterValidator(_check_http_url)]
+
+
+class WorkerIdSpec(_Model):
+    """Where a response says which endpoint worker served it."""
+
+    header: str | None = DEFAULT_WORKER_ID_HEADER
+    """Response header carrying the worker id (load-balancing endpoints)."""
+    json_path: str | None = None
+    """JSONPath into a JSON response body, e.g. ``$.workerId`` (queue endpoints).
+    Used when the header is absent."""
+
+    @model_validator(mode="after")
+    def _check_json_path(self) -> WorkerIdSpec:
+        if self.json_path is not None:
+            from jsonpath_ng import parse as parse_json_path
+
+            try:
+                parse_json_path(self.json_path)
+            except Exception as error:  # jsonpath-ng raises several unrelated types
+                raise ValueError(f"jsonPath {self.json_path!r} does not parse: {error}") from None
+        return self
+
+
+class TargetSpec(_Model):
+    """The endpoint under test and how to call it."""
+
+    url: HttpUrlText
+    """URL to call. ``${VAR}`` expands from the environment at run time."""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] | None = None
+    """HTTP method; GET by default, POST when a body is set."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Request headers. ``${VAR}`` expands from the environment; values are never logged."""
+    body: str | None = None
+    """Request body, a sandboxed Jinja2 template rendered per request with ``request``
+    (``index``, ``runner``) and ``uploads`` (each with ``key``, ``url``, ``uri``, ``size``)."""
+    timeout: Duration = Field(default=150.0, gt=0)
+    """Whole-request timeout, from issuing the request to the last byte of the response,
+    pool wait and connect included."""
+    connect_timeout: Duration = Field(default=10.0, gt=0)
+    """Timeout for opening a TCP/TLS connection."""
+    pool_timeout: Duration = Field(default=30.0, gt=0)
+    """How long a request may wait for a free connection in the client's pool."""
+    worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
+    """How to tell which endpoint worker served a request."""
+
+    @field_validator("body")
+    @classmethod
+    def _body_parses(cls, body: str | None) -> str | None:
+        if body is not None:
+            try:
+                ImmutableSandboxedEnvironment().parse(body)
+            except TemplateError as error:
+                raise ValueError(f"template does not parse: {error}") from None
+        return body
+
+    @property
+    def effective_method(self) -> str:
+        return self.method or ("POST" if self.body is not None else "GET")
+
+
+class SyntheticSource(_Model):
+    """Generated objects of a fixed size, each with distinct content."""
+
+    size_bytes: int = Field(ge=1, le=256 * 1024**2)
+    """Size of every object, in bytes (at most 256 MiB: objects are held in memory)."""
+
+
+class UploadSource(_Model):
+    """What to upload: exactly one of ``synthetic`` or ``directory``."""
+
+    synthetic: SyntheticSource | None = None
+    directory: str | None = None
+    """A local directory; its files (sorted by name) are cycled across requests."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> UploadSource:
+        if (self.synthetic is None) == (self.directory is None):
+            raise ValueError("set exactly one of synthetic or directory")
+        return self
+
+
+class UploadSpec(_Model):
+    """Stage inputs to S3 (or an S3-compatible store) for each request.
+
+    Credentials come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_SESSION_TOKEN``, or any source the AWS SDK reads), never from the spec."""
+
+    endpoint: HttpUrlText | None = None
+    """S3 API endpoint for S3-compatible stores; AWS when unset."""
+    region: str | None = None
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = "herd/"
+    """Key prefix; herd adds ``<run id>/`` below it so runs never collide."""
+    per_request: int = Field(default=1, ge=1, le=100)
+    """Objects staged for each request (the incident: 3 images per request)."""
+    source: UploadSource
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    """Uploads in flight at once. The S3 connection pool is sized to this bound."""
+    url: Literal["presigned", "s3uri"] = "presigned"
+    """What ``uploads[].url`` holds: a presigned GET URL or ``s3://bucket/key``."""
+    url_expiry: Duration = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    """Lifetime of presigned URLs."""
+    mode: Literal["prestage", "inline"] = "prestage"
+    """prestage: all uploads finish before any call is released. inline: each call
+    waits for its own uploads (calls can then only go as fast as S3 allows)."""
+    cleanup: bool = True
+    """Delete the staged objects when the run ends."""
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    """Attempts per object; throttling (SlowDown, 503) and connection errors are
+    retried with jittered exponential backoff."""
+
+
+class Stage(_Model):
+    """One step of a ramp: move linearly to ``target`` requests per second."""
+
+    duration: Duration = Field(gt=0)
+    target: float = Field(ge=0, le=MAX_RATE)
+
+
+class LoadSpec(_Model):
+    """The shape of the traffic."""
+
+    pattern: Literal["burst", "concurrency", "rate"] = "burst"
+    """burst: every request released at once after staging. concurrency: keep N in
+    flight (closed loop). rate: open-loop arrivals at a rate, latency measured from
+    each request's intended start."""
+    requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+    """Total requests (burst: required; concurrency and rate: an optional cap)."""
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    """Requests in flight (pattern concurrency)."""
+    rate: float | None = Field(default=None, gt=0, le=MAX_RATE)
+    """Arrivals per second (pattern rate)."""
+    stages: list[Stage] = Field(default_factory=list)
+    """Ramp for pattern rate, instead of rate and duration; starts from 0 req/s."""
+    duration: Duration | None = Field(default=None, gt=0)
+    """How long to generate load (concurrency, rate)."""
+    max_duration: Duration = Field(default=900.0, gt=0)
+    """Hard stop for every pattern, staging included: when it passes, nothing more is
+    sent and requests still in flight are aborted and counted."""
+    max_in_flight: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    """Cap on requests in flight for pattern rate (and the HTTP pool size); when the
+    cap is reached arrivals wait and their latency includes the wait."""
+    drain_timeout: Duration = Field(default=30.0, ge=0)
+    """After the load ends or the run is interrupted, how long in-flight requests may
+    finish before they are aborted (and counted)."""
+
+    @model_validator(mode="after")
+    def _fields_fit_pattern(self) -> LoadSpec:
+        used_by = {
+            "requests": {"burst", "concurrency", "rate"},
+            "concurrency": {"concurrency"},
+            "rate": {"rate"},
+            "stages": {"rate"},
+            "duration": {"concurrency", "rate"},
+            "max_in_flight": {"rate"},
+        }
+        for field, patterns in used_by.items():
+            value = getattr(self, field)
+            if value not in (None, []) and self.pattern not in patterns:
+                raise FieldError(
+                    to_camel(field),
+                    f"not used by pattern {self.pattern} (only by {', '.join(sorted(patterns))})",
+                )
+        if self.pattern == "burst" and self.requests is None:
+            raise FieldError("requests", "pattern burst needs the number of requests")
+        if self.pattern == "concurrency":
+            if self.concurrency is None:
+                raise FieldError("concurrency", "pattern concurrency needs it")
+            if self.requests is None and self.duration is None:
+                raise FieldError("duration", "pattern concurrency needs requests, duration or both")
+        if self.pattern == "rate":
+            if (self.rate is None) == (not self.stages):
+                raise FieldError("rate", "pattern rate needs exactly one of rate or stages")
+            if self.rate is not None and self.duration is None:
+                raise FieldError("duration", "pattern rate needs a duration")
+            if self.stages and self.duration is not None:
+                raise FieldError("duration", "with stages, the stages' durations set the duration")
+            if self.stages and not any(stage.target > 0 for stage in self.stages):
+                raise FieldError("stages", "every stage has target 0: no request would be sent")
+        return self
+
+    @property
+    def load_seconds(self) -> float | None:
+        """How long load is generated, when the pattern is time-bound."""
+        if self.stages:
+            return sum(stage.duration for stage in self.stages)
+        return self.duration
+
+
+def _check_threshold(expr: str) -> str:
+    parse_threshold(expr)
+    return expr
+
+
+ThresholdExpr = Annotated[str, AfterValidator(_check_threshold)]
+
+
+class LoadTestSpec(_Model):
+    """What to test, how hard, and what counts as passing."""
+
+    target: TargetSpec
+    uploads: UploadSpec | None = None
+    load: LoadSpec
+    thresholds: list[ThresholdExpr] = Field(default_factory=list)
+    """Pass/fail criteria such as ``p95 < 2s``, ``error_rate < 1%``, ``workers >= 2``."""
+
+    @model_validator(mode="after")
+    def _prestage_needs_a_count(self) -> LoadTestSpec:
+        load = self.load
+        if (
+            self.uploads is not None
+            and self.uploads.mode == "prestage"
+            and load.pattern == "concurrency"
+            and load.requests is None
+        ):
+            raise FieldError(
+                "uploads.mode",
+                "prestage needs a known number of requests: set load.requests or use mode inline",
+            )
+        return self
+
+    @property
+    def parsed_thresholds(self) -> list[Threshold]:
+        return [parse_threshold(expr) for expr in self.thresholds]
+
+
+class ObjectMeta(BaseModel):
+    """The parts of Kubernetes object metadata herd reads; others pass through."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class LoadTest(_Model):
+    """A load test, as applied with ``kubectl apply`` or run with ``herd run``."""
+
+    api_version: Literal["herd.dev/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["LoadTest"]
+    metadata: ObjectMeta
+    spec: LoadTestSpec
+    status: dict[str, Any] | None = Field(default=None, exclude=True)
+    """Written by the operator; ignored when a file is run locally."""

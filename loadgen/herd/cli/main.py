@@ -1,0 +1,129 @@
+"""The ``herd`` command line: each command maps its options onto engine settings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from herd import __version__
+from herd.api.loading import SpecError, load_loadtest
+from herd.engine.errors import RunError
+from herd.engine.run import LoadRun, RunOptions
+from herd.engine.schedule import Share
+
+EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUN = 0, 1, 2, 3
+
+
+def _event_loop_factory():
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return None
+    return uvloop.new_event_loop
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="herd")
+def cli() -> None:
+    """herd: load tests for autoscaling endpoints that measure the service, not the client."""
+
+
+@cli.command()
+@click.argument("loadtest_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON report here.")
+@click.option("--run-id", help="Name of this run (default: <name>-<UTC time>-<random>).")
+@click.option("--runner-index", type=click.IntRange(min=0), default=0, show_default=True,
+              help="This runner's index when the load is split over several runners.")
+@click.option("--runners", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many runners share the load.")
+@click.option("--release-at", type=float,
+              help="Wall-clock time (epoch seconds) at which to start the load after staging.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def run(loadtest_file: Path, report_path: Path | None, run_id: str | None, runner_index: int,
+        runners: int, release_at: float | None, quiet: bool, verbose: int) -> None:
+    """Run LOADTEST_FILE (a LoadTest object, as for kubectl apply) from this machine.
+
+    Exit codes: 0 thresholds passed, 1 thresholds failed, 2 invalid spec,
+    3 the run could not execute; 128+N when stopped by signal N (report still written).
+    """
+    err = Console(stderr=True)
+    try:
+        loadtest = load_loadtest(loadtest_file)
+    except SpecError as error:
+        for problem in error.problems:
+            err.print(f"[red]invalid LoadTest[/]: {problem}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    if runner_index >= runners:
+        err.print("[red]--runner-index must be smaller than --runners[/]")
+        sys.exit(EXIT_INVALID)
+    options = RunOptions(run_id=run_id, share=Share(runner_index, runners), release_at=release_at)
+    load_run = LoadRun(loadtest, options)
+    _configure_logging(verbose, load_run)
+    console = Console()
+    show_live = console.is_terminal and not quiet
+    try:
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            report = runner.run(_execute(load_run, console if show_live else None))
+    except RunError as error:
+        err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
+        sys.exit(error.exit_code)
+    document = json.dumps(report.model_dump(mode="json"), indent=2)
+    document = load_run.redactor(document)
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(document + "\n")
+    if not quiet:
+        from herd.cli.console import summary
+
+        console.print(summary(report), highlight=False)
+    if report.stopped in ("SIGINT", "SIGTERM"):
+        sys.exit(128 + signal.Signals[report.stopped].value)
+    if report.requests.planned and report.requests.sent == 0:
+        sys.exit(EXIT_NOT_RUN)
+    sys.exit(EXIT_PASSED if report.verdict == "passed" else EXIT_FAILED)
+
+
+async def _execute(load_run: LoadRun, console: Console | None):
+    progress = None
+    if console is not None:
+        from herd.cli.console import show_progress
+
+        progress = asyncio.ensure_future(show_progress(load_run, console))
+    try:
+        return await load_run.execute()
+    finally:
+        if progress is not None:
+            progress.cancel()
+            await asyncio.gather(progress, return_exceptions=True)
+
+
+def _configure_logging(verbose: int, load_run: LoadRun) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler()
+    handler.addFilter(load_run.redactor.logging_filter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _register_optional_commands() -> None:
+    try:
+        from herd.cli.sim import sim
+    except ImportError:  # the simulator's command is added by its own module
+        return
+    cli.add_command(sim)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,148 @@
+"""Issuing requests as tasks, and accounting for every one of them.
+
+A request's path: (inline mode) stage its inputs -> render its body -> call.
+Whatever happens on the way — a staging failure, a stop, a hard deadline — the
+request ends up counted exactly once: ``sent`` (then ``ok`` or ``failed``) or
+``never_sent`` with a reason. Requests the plan held but no task ever started
+are counted by the runner from the plan, so ``planned = ok + failed + never_sent``
+holds however the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+from herd.engine.body import BodyError, BodyRenderer, RequestContext, StagedObject
+from herd.engine.calls import Caller
+from herd.engine.recorder import Recorder
+from herd.engine.records import RequestRecord, now
+from herd.engine.staging import Stager, StagingFailed
+
+log = logging.getLogger(__name__)
+
+Prestaged = Mapping[int, Sequence[StagedObject] | StagingFailed]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        caller: Caller,
+        renderer: BodyRenderer,
+        recorder: Recorder,
+        runner_index: int,
+        inline_stager: Stager | None = None,
+        prestaged: Prestaged | None = None,
+    ):
+        self._caller = caller
+        self._renderer = renderer
+        self._recorder = recorder
+        self._runner_index = runner_index
+        self._inline_stager = inline_stager
+        self._prestaged = prestaged
+        self._tasks: set[asyncio.Task] = set()
+        self.launched = 0
+        self.stop_reason: str | None = None  # set once: nothing new is sent after it
+        self.release_time = 0.0  # when a burst's barrier opened
+        self._template_error_logged = False
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_reason is not None
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def launch(self, index: int, intended: float, gate: asyncio.Event | None = None) -> None:
+        """Start request ``index`` as its own task (open loop and burst)."""
+        self.track(asyncio.get_running_loop().create_task(self.run_one(index, intended, gate)))
+
+    def track(self, task: asyncio.Task) -> None:
+        """Register a task whose requests must be drained or aborted with the rest."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run_one(
+        self, index: int, intended: float, gate: asyncio.Event | None = None
+    ) -> None:
+        """One request, from staging to last byte. Never raises except on cancellation."""
+        self.launched += 1
+        if gate is not None:
+            try:
+                await gate.wait()
+            except asyncio.CancelledError:
+                self._recorder.on_never_sent(self.stop_reason or "stopped")
+                raise
+            intended = self.release_time
+        uploads: Sequence[StagedObject] = ()
+        if self._inline_stager is not None:
+            try:
+                uploads = await self._inline_stager.stage(index)
+            except StagingFailed as failure:
+                self._recorder.on_never_sent(failure.reason)
+                return
+            except asyncio.CancelledError:
+                self._recorder.on_never_sent(self.stop_reason or "stopped")
+                raise
+            if self.stopping:
+                self._recorder.on_never_sent(self.stop_reason or "stopped")
+                return
+        elif self._prestaged is not None:
+            staged = self._prestaged.get(index)
+            if isinstance(staged, StagingFailed):
+                self._recorder.on_never_sent(staged.reason)
+                return
+            if staged is None:
+                self._recorder.on_never_sent(self.stop_reason or "not_staged")
+                return
+            uploads = staged
+        try:
+            body = self._renderer.render(RequestContext(index, self._runner_index), uploads)
+        except BodyError as error:
+            if not self._template_error_logged:
+                log.error("%s", error)
+                self._template_error_logged = True
+            self._recorder.on_never_sent("template_error")
+            return
+        await self._caller.call(RequestRecord(index, intended), body)
+
+    def release(self, gate: asyncio.Event) -> None:
+        """Open a burst's barrier: every waiting request's intended start is now."""
+        self.release_time = now()
+        gate.set()
+
+    async def wait(self, timeout: float | None = None, interrupt: asyncio.Event | None = None) -> bool:
+        """Wait until no request is active; False if the timeout or ``interrupt`` came first."""
+        deadline = None if timeout is None else now() + timeout
+        while self._tasks:
+            waiters = set(self._tasks)
+            interrupt_waiter = None
+            if interrupt is not None:
+                if interrupt.is_set():
+                    return False
+                interrupt_waiter = asyncio.ensure_future(interrupt.wait())
+                waiters.add(interrupt_waiter)
+            remaining = None if deadline is None else max(0.0, deadline - now())
+            try:
+                await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if interrupt_waiter is not None:
+                    interrupt_waiter.cancel()
+            if deadline is not None and now() >= deadline and self._tasks:
+                return False
+        return True
+
+    async def abort(self, error_class: str) -> None:
+        """Cancel everything still active; in-flight requests fail with ``error_class``."""
+        self._caller.abort_class = error_class
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,169 @@
+"""Aggregates request events into constant-memory statistics.
+
+The request path only calls ``on_sent`` / ``on_done``; histograms, counters, the
+worker table and the timeline live here, and anything else that wants request
+events (the Prometheus exporter, progress display) subscribes as a listener, so
+the HTTP code never knows who is watching.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from herd.engine.histogram import Histogram
+from herd.engine.records import RequestRecord
+
+# Distinct worker ids kept by name; beyond this, workers are folded into "other"
+# so a misbehaving endpoint (a fresh id per response) cannot grow memory without bound.
+MAX_TRACKED_WORKERS = 10_000
+OTHER_WORKERS = "other"
+
+Listener = Callable[[RequestRecord], None]
+
+
+class Timeline:
+    """Per-bucket counts over the run: sent, ok, failed, peak in flight, workers seen."""
+
+    def __init__(self, start: float, bucket_seconds: float):
+        self.start = start
+        self.bucket_seconds = bucket_seconds
+        self._buckets: dict[int, list[int]] = {}
+
+    def _bucket(self, at: float) -> list[int]:
+        key = max(0, int((at - self.start) / self.bucket_seconds))
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = [0, 0, 0, 0, 0]
+        return bucket
+
+    def sent(self, at: float, in_flight: int) -> None:
+        bucket = self._bucket(at)
+        bucket[0] += 1
+        if in_flight > bucket[3]:
+            bucket[3] = in_flight
+
+    def done(self, at: float, ok: bool) -> None:
+        self._bucket(at)[1 if ok else 2] += 1
+
+    def worker_seen(self, at: float) -> None:
+        self._bucket(at)[4] += 1
+
+    def rows(self) -> list[dict[str, float]]:
+        rows = []
+        for key in sorted(self._buckets):
+            sent, ok, failed, peak, new_workers = self._buckets[key]
+            rows.append(
+                {
+                    "t": round(key * self.bucket_seconds, 3),
+                    "sent": sent,
+                    "ok": ok,
+                    "failed": failed,
+                    "peak_in_flight": peak,
+                    "new_workers": new_workers,
+                }
+            )
+        return rows
+
+
+class Recorder:
+    """All request statistics of one runner."""
+
+    def __init__(self, start: float, bucket_seconds: float):
+        self.start = start
+        self.latency = Histogram()  # intended start -> end: what a user of the endpoint waits
+        self.service_time = Histogram()  # sent -> end
+        self.ttfb = Histogram()  # sent -> response headers
+        self.pool_wait = Histogram()  # waits for a pooled HTTP connection (only those that waited)
+        self.scheduling_lag = Histogram()  # intended start -> sent
+        self.queue_delay = Histogram()  # endpoint-reported delayTime
+        self.execution = Histogram()  # endpoint-reported executionTime
+        self.sent = 0
+        self.ok = 0
+        self.failed = 0
+        self.errors: Counter[str] = Counter()
+        self.status_codes: Counter[int] = Counter()
+        self.never_sent: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.first_wire = float("inf")
+        self.last_wire = float("-inf")
+        self.worker_requests: Counter[str] = Counter()
+        self.worker_first_seen: dict[str, float] = {}
+        self.timeline = Timeline(start, bucket_seconds)
+        self.listeners: list[Listener] = []
+        # Time-weighted in-flight: the integral of in_flight over time.
+        self._in_flight_area = 0.0
+        self._area_since = start
+        self._first_sent: float | None = None
+
+    def _integrate(self, at: float) -> None:
+        if at > self._area_since:
+            self._in_flight_area += self.in_flight * (at - self._area_since)
+            self._area_since = at
+
+    def mean_in_flight(self) -> float:
+        """Average requests in flight from the first send to the last event."""
+        if self._first_sent is None or self._area_since <= self._first_sent:
+            return float(self.in_flight)
+        return self._in_flight_area / (self._area_since - self._first_sent)
+
+    def on_sent(self, record: RequestRecord) -> None:
+        if self._first_sent is None:
+            self._first_sent = self._area_since = record.sent
+        self._integrate(record.sent)
+        self.sent += 1
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+        self.scheduling_lag.record(record.sent - record.intended)
+        self.timeline.sent(record.sent, self.in_flight)
+
+    def on_done(self, record: RequestRecord) -> None:
+        end = record.end
+        self._integrate(end)
+        self.in_flight -= 1
+        if record.error is None:
+            self.ok += 1
+        else:
+            self.failed += 1
+            self.errors[record.error] += 1
+        if record.status:
+            self.status_codes[record.status] += 1
+        self.latency.record(end - record.intended)
+        self.service_time.record(end - record.sent)
+        if record.ttfb:
+            self.ttfb.record(record.ttfb - record.sent)
+        if record.pool_wait:
+            self.pool_wait.record(record.pool_wait)
+        wire = record.wire or record.sent
+        if wire < self.first_wire:
+            self.first_wire = wire
+        if wire > self.last_wire:
+            self.last_wire = wire
+        if record.worker is not None:
+            self._count_worker(record.worker, end)
+        if record.delay is not None:
+            self.queue_delay.record(record.delay)
+        if record.execution is not None:
+            self.execution.record(record.execution)
+        self.timeline.done(end, record.error is None)
+        for listener in self.listeners:
+            listener(record)
+
+    def on_never_sent(self, reason: str, count: int = 1) -> None:
+        self.never_sent[reason] += count
+
+    def _count_worker(self, worker: str, at: float) -> None:
+        if worker not in self.worker_requests:
+            if len(self.worker_first_seen) >= MAX_TRACKED_WORKERS:
+                worker = OTHER_WORKERS
+            if worker not in self.worker_first_seen:
+                self.worker_first_seen[worker] = at - self.start
+                self.timeline.worker_seen(at)
+        self.worker_requests[worker] += 1
+
+    @property
+    def wire_spread(self) -> float:
+        """Seconds between the first and the last request leaving the client."""
+        return max(0.0, self.last_wire - self.first_wire) if self.sent else 0.0

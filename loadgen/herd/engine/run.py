@@ -1,0 +1,327 @@
+"""One runner's execution of a LoadTest: the composition root of the engine.
+
+    prepare (expand secrets, plan, pools)  ->  stage (prestage mode)  ->  release
+    ->  issue (pattern)  ->  drain  ->  clean up staged objects  ->  report
+
+``maxDuration`` bounds all of it. SIGINT/SIGTERM stop issuing, let in-flight
+requests finish for ``drainTimeout`` (a second signal cuts that short), and the
+report is still written. The engine knows nothing of Kubernetes: the operator's
+runner Jobs call the same ``LoadRun`` with their share of the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import secrets
+import signal
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from herd.api.report import Report
+from herd.api.spec import LoadTest
+from herd.engine import patterns
+from herd.engine.body import BodyError, BodyRenderer, RequestContext, StagedObject
+from herd.engine.calls import Caller, CallSettings, open_session
+from herd.engine.dispatch import Dispatcher
+from herd.engine.env_expansion import MissingVariable, Redactor, expand
+from herd.engine.errors import ConfigError, SetupError
+from herd.engine.histogram import Histogram
+from herd.engine.planning import Plan
+from herd.engine.recorder import Recorder
+from herd.engine.records import now
+from herd.engine.reporting import RunFacts, build_report
+from herd.engine.schedule import Share
+from herd.engine.staging import Stager, StagingFailed, UploadStats
+
+log = logging.getLogger(__name__)
+
+_LOOP_LAG_INTERVAL = 0.05
+_SPARE_FILES = 64  # descriptors beyond the pools: logs, DNS, the metrics server
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str | None = None
+    share: Share = field(default_factory=Share)
+    release_at: float | None = None
+    """Wall-clock time (epoch seconds) to start the load, after staging: runners
+    started apart still release their bursts together."""
+    env: Mapping[str, str] | None = None
+    """Where ``${VAR}`` comes from; the process environment by default."""
+    handle_signals: bool = True
+
+
+def new_run_id(name: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{name}-{stamp}-{secrets.token_hex(2)}"
+
+
+def ensure_file_limit(needed: int) -> None:
+    """Raise the soft descriptor limit to what the pools need, or refuse clearly."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    wanted = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+    with suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < needed:
+        raise SetupError(
+            f"this load needs about {needed} open connections but the process may open only "
+            f"{soft} files (ulimit -n); raise the limit or split the load over more runners"
+        )
+
+
+class LoadRun:
+    def __init__(self, loadtest: LoadTest, options: RunOptions | None = None):
+        self.loadtest = loadtest
+        self.options = options or RunOptions()
+        self.run_id = self.options.run_id or new_run_id(loadtest.metadata.name)
+        self.redactor = Redactor()
+        self.plan = Plan(loadtest.spec.load, loadtest.spec.target, self.options.share)
+        self.phase = "preparing"
+        self.recorder: Recorder | None = None
+        self.upload_stats = UploadStats() if loadtest.spec.uploads else None
+        self.stopped: str | None = None
+        self._stop_requested = asyncio.Event()
+        self._drain_cut_short = asyncio.Event()
+        self._dispatcher: Dispatcher | None = None
+        self._started = 0.0
+
+    # -- control ---------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        """Stop issuing; a second request also cuts the drain short."""
+        if self._stop_requested.is_set():
+            self._drain_cut_short.set()
+            return
+        self.stopped = reason
+        if self._dispatcher is not None:
+            self._dispatcher.stop(reason)
+        self._stop_requested.set()
+
+    def elapsed(self) -> float:
+        return now() - self._started if self._started else 0.0
+
+    # -- the run ---------------------------------------------------------------
+
+    async def execute(self) -> Report:
+        spec = self.loadtest.spec
+        settings, renderer = self._prepare()
+        uploads = spec.uploads
+        ensure_file_limit(self.plan.pool_size + (uploads.concurrency if uploads else 0) + _SPARE_FILES)
+
+        loop = asyncio.get_running_loop()
+        started_at = datetime.now(UTC)
+        cpu_before = time.process_time()
+        self._started = now()
+        recorder = self.recorder = Recorder(self._started, self.plan.bucket_seconds)
+        loop_lag = Histogram()
+        monitor = loop.create_task(_watch_loop_lag(loop_lag))
+        signals = self._install_signal_handlers(loop)
+        load_started = load_ended = self._started
+        try:
+            async with AsyncExitStack() as stack:
+                target = spec.target
+                session = await stack.enter_async_context(
+                    open_session(self.plan.pool_size, target.timeout, target.connect_timeout, target.pool_timeout)
+                )
+                stager = None
+                if uploads is not None:
+                    key_prefix = f"{uploads.prefix}{self.run_id}/"
+                    stager = await stack.enter_async_context(
+                        Stager(uploads, key_prefix, self.upload_stats)
+                    )
+                prestaged: dict[int, list[StagedObject] | StagingFailed] | None = None
+                if stager is not None and uploads.mode == "prestage":
+                    prestaged = {}
+                caller = Caller(session, settings, recorder)
+                dispatcher = self._dispatcher = Dispatcher(
+                    caller,
+                    renderer,
+                    recorder,
+                    self.options.share.index,
+                    inline_stager=stager if uploads and uploads.mode == "inline" else None,
+                    prestaged=prestaged,
+                )
+                if self._stop_requested.is_set():
+                    dispatcher.stop(self.stopped or "stopped")
+                try:
+                    async with asyncio.timeout(spec.load.max_duration) as deadline:
+                        if prestaged is not None:
+                            await self._prestage(stager, prestaged)
+                        await self._wait_for_release()
+                        load_started = now()
+                        await self._issue_and_drain(dispatcher)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    self.stopped = self.stopped or "max_duration"
+                    dispatcher.stop("max_duration")
+                    await dispatcher.abort("max_duration")
+                load_ended = now()
+                if stager is not None and uploads.cleanup:
+                    self.phase = "cleaning up"
+                    await stager.cleanup()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            monitor.cancel()
+            with suppress(asyncio.CancelledError):
+                await monitor
+        self.phase = "done"
+        wall = now() - self._started
+        dispatcher_launched = self._dispatcher.launched if self._dispatcher else 0
+        planned = self.plan.planned if self.plan.planned is not None else dispatcher_launched
+        unaccounted = planned - recorder.sent - sum(recorder.never_sent.values())
+        if unaccounted > 0:
+            recorder.on_never_sent(self.stopped or "not_started", unaccounted)
+        elif unaccounted < 0:  # would mean a request was counted twice: a bug, say it loudly
+            log.error("accounting error: %d more requests counted than planned", -unaccounted)
+        facts = RunFacts(
+            loadtest=self.loadtest,
+            run_id=self.run_id,
+            share=self.options.share,
+            plan=self.plan,
+            started_at=started_at,
+            planned=planned,
+            load_seconds=max(0.0, load_ended - load_started),
+            cpu_utilization=(time.process_time() - cpu_before) / wall if wall > 0 else 0.0,
+            loop_lag=loop_lag,
+            stopped=self.stopped,
+            staging_seconds=self._staging_seconds(),
+        )
+        return build_report(facts, recorder, self.upload_stats, self.redactor)
+
+    def _prepare(self) -> tuple[CallSettings, BodyRenderer]:
+        """Expand ``${VAR}`` and check the body renders, before any traffic."""
+        target = self.loadtest.spec.target
+        env = self.options.env if self.options.env is not None else os.environ
+        try:
+            url = expand(target.url, env, self.redactor, "spec.target.url")
+            headers = {
+                name: expand(value, env, self.redactor, f"spec.target.headers.{name}")
+                for name, value in target.headers.items()
+            }
+            renderer = BodyRenderer(target.body, env, self.redactor)
+        except MissingVariable as error:
+            raise ConfigError(str(error)) from None
+        uploads = self.loadtest.spec.uploads
+        sample = [
+            StagedObject(bucket="b", key="k", size=1, uri="s3://b/k", url="https://example/k")
+        ] * (uploads.per_request if uploads else 0)
+        try:
+            renderer.render(RequestContext(0, self.options.share.index), sample)
+        except BodyError as error:
+            raise ConfigError(str(error)) from None
+        settings = CallSettings(
+            method=target.effective_method,
+            url=url,
+            headers=headers,
+            worker_header=target.worker_id.header,
+            worker_json_path=target.worker_id.json_path,
+        )
+        return settings, renderer
+
+    async def _prestage(self, stager: Stager, prestaged: dict) -> None:
+        self.phase = "staging"
+        indices = self.plan.indices or range(0)
+
+        async def stage_one(index: int) -> None:
+            try:
+                prestaged[index] = await stager.stage(index)
+            except StagingFailed as failure:
+                prestaged[index] = failure
+
+        staging = asyncio.gather(*(stage_one(index) for index in indices))
+        if not await self._until_stop(staging):
+            staging.cancel()
+            with suppress(asyncio.CancelledError):
+                await staging
+
+    async def _wait_for_release(self) -> None:
+        if self.options.release_at is None or self._stop_requested.is_set():
+            return
+        self.phase = "waiting for release"
+        delay = self.options.release_at - time.time()
+        if delay > 0:
+            await self._until_stop(asyncio.ensure_future(asyncio.sleep(delay)))
+
+    async def _issue_and_drain(self, dispatcher: Dispatcher) -> None:
+        plan, load = self.plan, self.loadtest.spec.load
+        if dispatcher.stopping:
+            return
+        self.phase = "running"
+        if plan.pattern == "burst":
+            issuing = patterns.run_burst(dispatcher, plan.indices, asyncio.Event())
+        elif plan.pattern == "concurrency":
+            issuing = patterns.run_concurrency(
+                dispatcher, self.options.share, plan.concurrency, plan.indices, load.duration
+            )
+        else:
+            issuing = patterns.run_rate(dispatcher, load, plan.indices, plan.max_in_flight)
+        issuer = asyncio.ensure_future(issuing)
+        try:
+            issued = await self._until_stop(issuer)
+            if issued and not plan.time_bound:
+                # Bounded by count: every request may take its full timeout.
+                await dispatcher.wait(interrupt=self._stop_requested)
+            if dispatcher.active:
+                self.phase = "draining"
+                finished = await dispatcher.wait(
+                    timeout=load.drain_timeout, interrupt=self._drain_cut_short
+                )
+                if not finished:
+                    await dispatcher.abort("aborted")
+        finally:
+            if not issuer.done():
+                issuer.cancel()
+                with suppress(asyncio.CancelledError):
+                    await issuer
+
+    async def _until_stop(self, work: asyncio.Future) -> bool:
+        """Await ``work`` unless a stop comes first; True when the work finished."""
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the hard deadline: take the work down with us
+            work.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if work.done():
+            work.result()
+            return True
+        return False
+
+    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        if not self.options.handle_signals:
+            return []
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                pass
+        return installed
+
+    def _staging_seconds(self) -> float:
+        stats = self.upload_stats
+        if stats is None or stats.first_start is None or stats.last_end is None:
+            return 0.0
+        return stats.last_end - stats.first_start
+
+
+async def _watch_loop_lag(histogram: Histogram) -> None:
+    """Record how late the event loop wakes a timer: a busy loop delays every request."""
+    while True:
+        before = now()
+        await asyncio.sleep(_LOOP_LAG_INTERVAL)
+        histogram.record(max(0.0, now() - before - _LOOP_LAG_INTERVAL))

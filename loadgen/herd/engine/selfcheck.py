@@ -1,0 +1,115 @@
+"""Did the client, not the endpoint, limit the run? Pure judgement on the numbers.
+
+Each rule looks for one way a load generator measures itself instead of the
+service (the incident: uploads serialized the calls) and, when it fires, says so
+in plain words. The bounds are deliberately loose: a flag means the client really
+distorted the traffic, not that it was a few milliseconds slow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herd.api.report import Report
+
+# A burst counts as together if it left within this, or within this share of
+# the median service time, whichever is larger.
+BURST_SPREAD_FLOOR = 0.1
+BURST_SPREAD_SHARE = 0.2
+MIN_IN_FLIGHT_SHARE = 0.9  # of the target concurrency
+SCHEDULE_LAG_P99 = 0.05  # open loop: how late the slowest 1% may leave
+POOL_WAIT_P99 = 0.01  # a pool sized to the load should never make requests wait
+LOOP_LAG_P99 = 0.05  # event loop blocked this long delays every request
+CPU_SATURATED = 0.9  # of one core
+CPU_MIN_SECONDS = 1.0  # shorter runs are dominated by start-up work
+INLINE_WAIT_P95 = 0.1  # calls waiting on their own uploads
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What the numbers cannot tell by themselves."""
+
+    pattern: str
+    inline_uploads: bool
+    upload_concurrency: int | None
+    mean_in_flight: float
+
+
+def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
+    """(client_limited, diagnostics): every flag comes with its reason."""
+    limited: list[str] = []
+    notes: list[str] = []
+    service = report.service_time_seconds
+    median_service = service.p50 if service else 0.0
+    sched = report.client.scheduling_lag_seconds
+    connect_failures = sum(
+        n for cls, n in report.errors.items() if cls in ("connect", "connect_timeout")
+    )
+    reached_target = report.requests.sent > 0 and connect_failures * 2 < report.requests.sent
+
+    if shape.inline_uploads and sched and sched.p95 > max(INLINE_WAIT_P95, BURST_SPREAD_SHARE * median_service):
+        limited.append(
+            f"calls waited for their own S3 uploads (inline staging, "
+            f"{shape.upload_concurrency} at a time): p95 {sched.p95:.2f}s between a call's "
+            "planned start and its sending, so the endpoint received calls as uploads "
+            "finished, not together; use uploads.mode prestage"
+        )
+    spread = report.concurrency.burst_spread_seconds
+    if (
+        shape.pattern == "burst"
+        and spread is not None
+        and report.requests.sent > 1
+        and spread > max(BURST_SPREAD_FLOOR, BURST_SPREAD_SHARE * median_service)
+    ):
+        limited.append(
+            f"the burst took {spread:.3f}s to leave the client "
+            f"(median service time {median_service:.3f}s): the endpoint saw a trickle, "
+            "not a burst"
+        )
+    target = report.concurrency.target
+    if target and reached_target and report.requests.sent >= target:
+        peak = report.concurrency.peak_in_flight
+        if peak < MIN_IN_FLIGHT_SHARE * target:
+            limited.append(
+                f"at most {peak} requests were in flight at once, short of the target {target}"
+            )
+        elif shape.pattern == "concurrency" and shape.mean_in_flight < MIN_IN_FLIGHT_SHARE * target:
+            limited.append(
+                f"on average only {shape.mean_in_flight:.1f} of {target} requests were in "
+                "flight: the client spent the rest of the time between requests"
+            )
+    if shape.pattern == "rate" and not shape.inline_uploads and sched and sched.p99 > SCHEDULE_LAG_P99:
+        limited.append(
+            f"the client fell behind the arrival schedule: 1% of requests left more than "
+            f"{sched.p99:.3f}s late (latency still counts from their due time)"
+        )
+    pool = report.client.pool_wait_seconds
+    if pool and pool.p99 > POOL_WAIT_P99:
+        limited.append(
+            f"{report.client.pool_waits} requests waited for a free connection in the "
+            f"client's pool of {report.client.pool_size} (p99 {pool.p99:.3f}s)"
+        )
+    loop_lag = report.client.event_loop_lag_seconds
+    if loop_lag and loop_lag.p99 > LOOP_LAG_P99:
+        limited.append(
+            f"the client's event loop was blocked for up to {loop_lag.max:.3f}s "
+            f"(p99 {loop_lag.p99:.3f}s): it was too busy to send and receive on time"
+        )
+    if report.client.cpu_utilization > CPU_SATURATED and report.duration_seconds >= CPU_MIN_SECONDS:
+        limited.append(
+            f"the client used {report.client.cpu_utilization:.0%} of a CPU core: it was "
+            "likely the bottleneck; spread the load over more runners"
+        )
+
+    uploads = report.uploads
+    if uploads and uploads.throttled:
+        notes.append(f"S3 throttled {uploads.throttled} uploads; they were retried with backoff")
+    if uploads and uploads.cleanup_failed:
+        notes.append(f"{uploads.cleanup_failed} staged objects could not be deleted")
+    never_sent = report.requests.never_sent
+    if never_sent:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.never_sent_reasons.items()))
+        notes.append(f"{never_sent} planned requests were never sent ({reasons})")
+    if report.stopped:
+        notes.append(f"the run was stopped early ({report.stopped})")
+    return bool(limited), [f"client-limited: {text}" for text in limited] + notes

@@ -1,0 +1,250 @@
+"""Staging request inputs to S3 without ever starving or serializing the calls.
+
+The incident: thirty requests each uploaded three images through a client whose
+pool held ten connections, so uploads queued, calls left one by one, and the
+endpoint never saw concurrency. Here every upload passes one semaphore of
+``uploads.concurrency`` and the S3 client's pool is sized to exactly that bound,
+so uploads never wait inside the client, and the S3 pool is separate from the
+HTTP pool of the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import os
+import random
+import re
+from pathlib import Path
+
+import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from herd.api.spec import UploadSpec
+from herd.engine.body import StagedObject
+from herd.engine.errors import ConfigError
+from herd.engine.histogram import Histogram
+from herd.engine.records import now
+
+log = logging.getLogger(__name__)
+
+_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
+_RETRYABLE_STATUS = {500, 502, 503, 504}
+# Errors no retry can fix: stop staging at once rather than hammer the store.
+_FATAL_CODES = {
+    "NoSuchBucket",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AllAccessDisabled",
+    "InvalidBucketName",
+}
+_BACKOFF_BASE = 0.1
+_BACKOFF_CAP = 5.0
+_DELETE_BATCH = 1000
+
+
+class StagingFailed(Exception):
+    """A request's inputs could not be staged; ``reason`` is its ``s3_*`` class."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UploadStats:
+    def __init__(self) -> None:
+        self.objects = 0
+        self.bytes = 0
+        self.failed = 0
+        self.retries = 0
+        self.throttled = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.errors: dict[str, int] = {}
+        self.latency = Histogram()
+        self.first_start: float | None = None
+        self.last_end: float | None = None
+        self.cleanup_deleted = 0
+        self.cleanup_failed = 0
+
+
+def _reason(code: str) -> str:
+    return "s3_" + (re.sub(r"[^A-Za-z0-9]", "", code)[:40] or "error")
+
+
+def _backoff(attempt: int) -> float:
+    # Full jitter, as AWS recommends: spreads retries of many uploads apart.
+    return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+class _Contents:
+    """Object bodies: synthetic (distinct per object) or files cycled from a directory."""
+
+    def __init__(self, spec: UploadSpec):
+        self._synthetic = spec.source.synthetic
+        self._files: list[Path] = []
+        self._cache: dict[Path, bytes] = {}
+        if self._synthetic is not None:
+            self._block = os.urandom(self._synthetic.size_bytes)
+        else:
+            directory = Path(spec.source.directory or "")
+            if not directory.is_dir():
+                raise ConfigError(f"spec.uploads.source.directory: {directory} is not a directory")
+            self._files = sorted(p for p in directory.iterdir() if p.is_file())
+            if not self._files:
+                raise ConfigError(f"spec.uploads.source.directory: {directory} has no files")
+
+    def get(self, sequence: int, tag: str) -> tuple[bytes, str, str]:
+        """Body, key suffix and content type of the ``sequence``-th object."""
+        if self._synthetic is not None:
+            # A unique head makes every object distinct; the rest is shared random data.
+            head = tag.encode()[: len(self._block)]
+            return head + self._block[len(head) :], ".bin", "application/octet-stream"
+        path = self._files[sequence % len(self._files)]
+        data = self._cache.get(path)
+        if data is None:
+            data = self._cache[path] = path.read_bytes()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return data, path.suffix, content_type
+
+
+class Stager:
+    """Uploads each request's objects through one bounded semaphore."""
+
+    def __init__(self, spec: UploadSpec, key_prefix: str, stats: UploadStats):
+        self.spec = spec
+        self.stats = stats
+        self._key_prefix = key_prefix
+        self._semaphore = asyncio.Semaphore(spec.concurrency)
+        self._contents = _Contents(spec)
+        self._client = None
+        self._client_context = None
+        self._keys: list[str] = []
+        self._fatal: str | None = None
+
+    async def __aenter__(self) -> Stager:
+        config = AioConfig(
+            max_pool_connections=self.spec.concurrency,  # >= the semaphore: uploads never queue
+            connect_timeout=10,
+            read_timeout=120,
+            retries={"max_attempts": 1},  # herd retries itself, so it can count and bound them
+            s3={"addressing_style": "path"} if self.spec.endpoint else None,
+        )
+        session = aioboto3.Session()
+        self._client_context = session.client(
+            "s3", endpoint_url=self.spec.endpoint, region_name=self.spec.region, config=config
+        )
+        self._client = await self._client_context.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._client_context is not None:
+            await self._client_context.__aexit__(*exc_info)
+
+    async def stage(self, request_index: int) -> list[StagedObject]:
+        """Upload the objects of one request; raises StagingFailed."""
+        if self._fatal:
+            raise StagingFailed(self._fatal)
+        jobs = [self._upload(request_index, j) for j in range(self.spec.per_request)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return list(results)  # type: ignore[arg-type]
+
+    async def _upload(self, request_index: int, j: int) -> StagedObject:
+        spec, stats = self.spec, self.stats
+        sequence = request_index * spec.per_request + j
+        body, suffix, content_type = self._contents.get(
+            sequence, f"herd:{self._key_prefix}:{request_index}:{j}\n"
+        )
+        key = f"{self._key_prefix}{request_index:07d}-{j}{suffix}"
+        for attempt in range(1, spec.max_attempts + 1):
+            if self._fatal:
+                raise StagingFailed(self._fatal)
+            async with self._semaphore:
+                started = now()
+                if stats.first_start is None:
+                    stats.first_start = started
+                stats.in_flight += 1
+                stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+                try:
+                    await self._client.put_object(
+                        Bucket=spec.bucket, Key=key, Body=body, ContentType=content_type
+                    )
+                    reason = None
+                except ClientError as error:
+                    reason, retryable = self._classify_client_error(error)
+                except (NoCredentialsError, PartialCredentialsError):
+                    reason = self._fatal = "s3_NoCredentials"
+                    retryable = False
+                except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as error:
+                    reason, retryable = _reason(type(error).__name__), True
+                finally:
+                    stats.in_flight -= 1
+                    stats.last_end = now()
+            if reason is None:
+                stats.latency.record(stats.last_end - started)
+                stats.objects += 1
+                stats.bytes += len(body)
+                self._keys.append(key)
+                return await self._describe(key, len(body))
+            stats.errors[reason] = stats.errors.get(reason, 0) + 1
+            if not retryable or attempt == spec.max_attempts:
+                stats.failed += 1
+                raise StagingFailed(reason)
+            stats.retries += 1
+            await asyncio.sleep(_backoff(attempt))  # outside the semaphore: others go on
+        raise AssertionError("unreachable")
+
+    def _classify_client_error(self, error: ClientError) -> tuple[str, bool]:
+        code = str(error.response.get("Error", {}).get("Code", "error"))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        reason = _reason(code)
+        if code in _THROTTLE_CODES or status == 503:
+            self.stats.throttled += 1
+            return reason, True
+        if code in _FATAL_CODES:
+            self._fatal = reason
+            return reason, False
+        return reason, status in _RETRYABLE_STATUS
+
+    async def _describe(self, key: str, size: int) -> StagedObject:
+        bucket = self.spec.bucket
+        uri = f"s3://{bucket}/{key}"
+        url = uri
+        if self.spec.url == "presigned":
+            url = await self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": bucket, "Key": key},
+                ExpiresIn=int(self.spec.url_expiry),
+            )
+        return StagedObject(bucket=bucket, key=key, size=size, uri=uri, url=url)
+
+    async def cleanup(self, timeout: float = 60.0) -> None:
+        """Delete every object this run staged; failures are counted, not raised."""
+        keys, self._keys = self._keys, []
+        try:
+            async with asyncio.timeout(timeout):
+                for start in range(0, len(keys), _DELETE_BATCH):
+                    batch = keys[start : start + _DELETE_BATCH]
+                    response = await self._client.delete_objects(
+                        Bucket=self.spec.bucket,
+                        Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    )
+                    failed = len(response.get("Errors", []))
+                    self.stats.cleanup_failed += failed
+                    self.stats.cleanup_deleted += len(batch) - failed
+        except (ClientError, BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            remaining = len(keys) - self.stats.cleanup_deleted - self.stats.cleanup_failed
+            self.stats.cleanup_failed += remaining
+            log.warning("cleanup of staged objects stopped: %s", type(error).__name__)
