@@ -20,7 +20,11 @@ async def test_thirty_request_burst_arrives_within_100ms(fresh_target):
     assert len(seen) == 30
     assert seen[-1] - seen[0] < 0.1
     assert report.requests.model_dump() == {
-        "planned": 30, "sent": 30, "ok": 30, "failed": 0, "never_sent": 0
+        "planned": 30,
+        "sent": 30,
+        "ok": 30,
+        "failed": 0,
+        "never_sent": 0,
     }
     # Thirty overlapping requests: the target handed each to its own worker.
     assert report.workers.distinct == 30
@@ -43,7 +47,10 @@ async def test_thousand_request_burst_arrives_within_a_few_hundred_ms(fresh_targ
 
 async def test_latency_matches_the_targets_service_time(fresh_target):
     report = await run_spec(
-        {"target": {"url": f"{fresh_target.url}/sleep/0.2"}, "load": {"pattern": "burst", "requests": 20}}
+        {
+            "target": {"url": f"{fresh_target.url}/sleep/0.2"},
+            "load": {"pattern": "burst", "requests": 20},
+        }
     )
     assert report.latency_seconds is not None
     assert 0.2 <= report.latency_seconds.p50 < 0.2 * 1.25

@@ -38,8 +38,15 @@ class RecordingTarget:
 def recording_target(service_time: float = 0.05) -> Iterator[RecordingTarget]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.recording_target", "--port", str(port),
-         "--service-time", str(service_time)],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.recording_target",
+            "--port",
+            str(port),
+            "--service-time",
+            str(service_time),
+        ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

@@ -56,7 +56,9 @@ def describe_validation_error(error: ValidationError) -> list[str]:
 def parse_loadtest(document: Any) -> LoadTest:
     """Validate an already-parsed object (a dict from YAML or the Kubernetes API)."""
     if not isinstance(document, dict):
-        raise SpecError(["(top level): expected a LoadTest object (apiVersion, kind, metadata, spec)"])
+        raise SpecError(
+            ["(top level): expected a LoadTest object (apiVersion, kind, metadata, spec)"]
+        )
     try:
         return LoadTest.model_validate(document)
     except ValidationError as error:

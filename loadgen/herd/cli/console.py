@@ -51,18 +51,36 @@ def _seconds(value: float | None) -> str:
 def summary(report: Report) -> Group:
     requests = report.requests
     counts = Table.grid(padding=(0, 2))
-    counts.add_row("requests", f"planned {requests.planned}", f"sent {requests.sent}",
-                   f"ok {requests.ok}", f"failed {requests.failed}", f"never sent {requests.never_sent}")
+    counts.add_row(
+        "requests",
+        f"planned {requests.planned}",
+        f"sent {requests.sent}",
+        f"ok {requests.ok}",
+        f"failed {requests.failed}",
+        f"never sent {requests.never_sent}",
+    )
     latency = Table(title="latency (from intended start)", title_justify="left")
     for column in ("p50", "p90", "p95", "p99", "max", "mean"):
         latency.add_column(column, justify="right")
     if report.latency_seconds is not None:
-        latency.add_row(*(_seconds(getattr(report.latency_seconds, c)) for c in ("p50", "p90", "p95", "p99", "max", "mean")))
-    parts: list = [Text(f"herd run {report.run_id}: {report.pattern} against {report.target}"), counts]
+        latency.add_row(
+            *(
+                _seconds(getattr(report.latency_seconds, c))
+                for c in ("p50", "p90", "p95", "p99", "max", "mean")
+            )
+        )
+    parts: list = [
+        Text(f"herd run {report.run_id}: {report.pattern} against {report.target}"),
+        counts,
+    ]
     if report.errors:
         parts.append(Text("errors: " + ", ".join(f"{k} {v}" for k, v in report.errors.items())))
     if report.never_sent_reasons:
-        parts.append(Text("never sent: " + ", ".join(f"{k} {v}" for k, v in report.never_sent_reasons.items())))
+        parts.append(
+            Text(
+                "never sent: " + ", ".join(f"{k} {v}" for k, v in report.never_sent_reasons.items())
+            )
+        )
     if report.latency_seconds is not None:
         parts.append(latency)
     concurrency = report.concurrency
@@ -75,21 +93,30 @@ def summary(report: Report) -> Group:
     parts.append(Text(line))
     workers = report.workers
     if workers.distinct:
-        timeline = ", ".join(f"{w} at {t:.2f}s" for w, t in list(workers.first_seen_seconds.items())[:8])
+        timeline = ", ".join(
+            f"{w} at {t:.2f}s" for w, t in list(workers.first_seen_seconds.items())[:8]
+        )
         parts.append(Text(f"workers {workers.distinct}: first seen {timeline}"))
     if report.uploads is not None:
         up = report.uploads
-        parts.append(Text(
-            f"uploads {up.objects} objects, {up.bytes} bytes, {up.failed} failed, "
-            f"peak {up.peak_in_flight}/{up.concurrency} in flight, {up.retries} retries, "
-            f"{_seconds(up.duration_seconds)} staging"
-        ))
+        parts.append(
+            Text(
+                f"uploads {up.objects} objects, {up.bytes} bytes, {up.failed} failed, "
+                f"peak {up.peak_in_flight}/{up.concurrency} in flight, {up.retries} retries, "
+                f"{_seconds(up.duration_seconds)} staging"
+            )
+        )
     for result in report.thresholds:
         mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
         value = "-" if result.value is None else f"{result.value:.4g}"
         parts.append(Text.from_markup(f"{mark} {result.expr}  (observed {value})"))
     if report.client_limited:
-        parts.append(Text("CLIENT-LIMITED: these numbers describe the client, not the endpoint", style="bold yellow"))
+        parts.append(
+            Text(
+                "CLIENT-LIMITED: these numbers describe the client, not the endpoint",
+                style="bold yellow",
+            )
+        )
     for line in report.diagnostics:
         parts.append(Text(f"  - {line}"))
     verdict_style = "bold green" if report.verdict == "passed" else "bold red"

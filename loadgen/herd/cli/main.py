@@ -37,19 +37,44 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("loadtest_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON report here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON report here.",
+)
 @click.option("--run-id", help="Name of this run (default: <name>-<UTC time>-<random>).")
-@click.option("--runner-index", type=click.IntRange(min=0), default=0, show_default=True,
-              help="This runner's index when the load is split over several runners.")
-@click.option("--runners", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many runners share the load.")
-@click.option("--release-at", type=float,
-              help="Wall-clock time (epoch seconds) at which to start the load after staging.")
+@click.option(
+    "--runner-index",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="This runner's index when the load is split over several runners.",
+)
+@click.option(
+    "--runners",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many runners share the load.",
+)
+@click.option(
+    "--release-at",
+    type=float,
+    help="Wall-clock time (epoch seconds) at which to start the load after staging.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def run(loadtest_file: Path, report_path: Path | None, run_id: str | None, runner_index: int,
-        runners: int, release_at: float | None, quiet: bool, verbose: int) -> None:
+def run(
+    loadtest_file: Path,
+    report_path: Path | None,
+    run_id: str | None,
+    runner_index: int,
+    runners: int,
+    release_at: float | None,
+    quiet: bool,
+    verbose: int,
+) -> None:
     """Run LOADTEST_FILE (a LoadTest object, as for kubectl apply) from this machine.
 
     Exit codes: 0 thresholds passed, 1 thresholds failed, 2 invalid spec,

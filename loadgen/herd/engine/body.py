@@ -60,9 +60,7 @@ class BodyRenderer:
     def has_body(self) -> bool:
         return self._static is not None or self._template is not None
 
-    def render(
-        self, request: RequestContext, uploads: Sequence[StagedObject] = ()
-    ) -> bytes | None:
+    def render(self, request: RequestContext, uploads: Sequence[StagedObject] = ()) -> bytes | None:
         if self._template is None:
             return self._static
         try:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from herd.engine.records import RequestRecord, now
 from herd.engine.recorder import Recorder
+from herd.engine.records import RequestRecord, now
 
 log = logging.getLogger(__name__)
 

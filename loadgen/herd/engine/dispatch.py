@@ -68,9 +68,7 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run_one(
-        self, index: int, intended: float, gate: asyncio.Event | None = None
-    ) -> None:
+    async def run_one(self, index: int, intended: float, gate: asyncio.Event | None = None) -> None:
         """One request, from staging to last byte. Never raises except on cancellation."""
         self.launched += 1
         if gate is not None:
@@ -117,7 +115,9 @@ class Dispatcher:
         self.release_time = now()
         gate.set()
 
-    async def wait(self, timeout: float | None = None, interrupt: asyncio.Event | None = None) -> bool:
+    async def wait(
+        self, timeout: float | None = None, interrupt: asyncio.Event | None = None
+    ) -> bool:
         """Wait until no request is active; False if the timeout or ``interrupt`` came first."""
         deadline = None if timeout is None else now() + timeout
         while self._tasks:

@@ -1,8 +1,8 @@
 """Errors that stop a run before or instead of sending load.
 
-    RunError
-    ├── ConfigError   the spec or environment is wrong for this run  (exit 2)
-    └── SetupError    the run could not start here                   (exit 3)
+RunError
+├── ConfigError   the spec or environment is wrong for this run  (exit 2)
+└── SetupError    the run could not start here                   (exit 3)
 """
 
 

@@ -22,8 +22,6 @@ from herd.engine.schedule import Share, arrival_offsets, rate_segments
 _SLEEP_THRESHOLD = 0.0005
 # Yield to the loop at least this often while catching up, so requests progress.
 _YIELD_EVERY = 32
-# Longest sleep before checking for a stop again.
-_MAX_NAP = 0.05
 
 
 async def run_burst(dispatcher: Dispatcher, indices: range, gate: asyncio.Event) -> None:
@@ -61,9 +59,8 @@ async def run_concurrency(
         dispatcher.track(task)
     if deadline is None:
         await asyncio.gather(*loops, return_exceptions=True)
-        return
-    while not dispatcher.stopping and now() < deadline:
-        await asyncio.sleep(min(_MAX_NAP, max(0.0, deadline - now())))
+    else:  # a stop cancels this wait; the loops see it and end on their own
+        await asyncio.sleep(max(0.0, deadline - now()))
 
 
 async def run_rate(
@@ -83,11 +80,9 @@ async def run_rate(
         if k not in indices:
             continue
         due = start + offset
-        while True:
-            delay = due - now()
-            if dispatcher.stopping or delay <= _SLEEP_THRESHOLD:
-                break
-            await asyncio.sleep(min(delay, _MAX_NAP))
+        delay = due - now()
+        if delay > _SLEEP_THRESHOLD:  # a stop cancels this sleep
+            await asyncio.sleep(delay)
             issued_without_yield = 0
         if dispatcher.stopping:
             return

@@ -140,7 +140,9 @@ def build_report(
         concurrency=Concurrency(
             target=facts.plan.target_concurrency,
             peak_in_flight=recorder.peak_in_flight,
-            burst_spread_seconds=round(recorder.wire_spread, 6) if is_burst and recorder.sent else None,
+            burst_spread_seconds=round(recorder.wire_spread, 6)
+            if is_burst and recorder.sent
+            else None,
         ),
         workers=Workers(
             distinct=len(recorder.worker_requests),

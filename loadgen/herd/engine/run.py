@@ -115,7 +115,9 @@ class LoadRun:
         spec = self.loadtest.spec
         settings, renderer = self._prepare()
         uploads = spec.uploads
-        ensure_file_limit(self.plan.pool_size + (uploads.concurrency if uploads else 0) + _SPARE_FILES)
+        ensure_file_limit(
+            self.plan.pool_size + (uploads.concurrency if uploads else 0) + _SPARE_FILES
+        )
 
         loop = asyncio.get_running_loop()
         started_at = datetime.now(UTC)
@@ -130,7 +132,12 @@ class LoadRun:
             async with AsyncExitStack() as stack:
                 target = spec.target
                 session = await stack.enter_async_context(
-                    open_session(self.plan.pool_size, target.timeout, target.connect_timeout, target.pool_timeout)
+                    open_session(
+                        self.plan.pool_size,
+                        target.timeout,
+                        target.connect_timeout,
+                        target.pool_timeout,
+                    )
                 )
                 stager = None
                 if uploads is not None:

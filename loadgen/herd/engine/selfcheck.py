@@ -47,7 +47,11 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
     )
     reached_target = report.requests.sent > 0 and connect_failures * 2 < report.requests.sent
 
-    if shape.inline_uploads and sched and sched.p95 > max(INLINE_WAIT_P95, BURST_SPREAD_SHARE * median_service):
+    if (
+        shape.inline_uploads
+        and sched
+        and sched.p95 > max(INLINE_WAIT_P95, BURST_SPREAD_SHARE * median_service)
+    ):
         limited.append(
             f"calls waited for their own S3 uploads (inline staging, "
             f"{shape.upload_concurrency} at a time): p95 {sched.p95:.2f}s between a call's "
@@ -78,7 +82,12 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
                 f"on average only {shape.mean_in_flight:.1f} of {target} requests were in "
                 "flight: the client spent the rest of the time between requests"
             )
-    if shape.pattern == "rate" and not shape.inline_uploads and sched and sched.p99 > SCHEDULE_LAG_P99:
+    if (
+        shape.pattern == "rate"
+        and not shape.inline_uploads
+        and sched
+        and sched.p99 > SCHEDULE_LAG_P99
+    ):
         limited.append(
             f"the client fell behind the arrival schedule: 1% of requests left more than "
             f"{sched.p99:.3f}s late (latency still counts from their due time)"

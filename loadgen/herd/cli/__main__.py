@@ -1,0 +1,3 @@
+from herd.cli.main import main
+
+main()
