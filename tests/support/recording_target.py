@@ -7,6 +7,7 @@ for every process, so tests can compare them with their own readings.
 
 Routes:
   GET  /_record             everything that arrived, as JSON
+  GET  /health              RunPod-shaped health: busy slots as running workers
   POST /_reset              forget it
   ANY  /status/{code}       answer with that status after the service time
   ANY  /sleep/{seconds}     answer 200 after that long
@@ -85,6 +86,16 @@ class Target:
             entry["end"] = time.monotonic()
             self.busy.discard(slot)
 
+    async def health(self, _request: web.Request) -> web.Response:
+        """RunPod's health shape; not recorded as an arrival."""
+        busy = len(self.busy)
+        return web.json_response(
+            {
+                "jobs": {"inQueue": 0, "inProgress": busy, "completed": 0, "failed": 0},
+                "workers": {"idle": 0, "running": busy, "initializing": 0},
+            }
+        )
+
     async def record(self, _request: web.Request) -> web.Response:
         return web.json_response(self.arrivals)
 
@@ -97,6 +108,7 @@ def build_app(service_time: float) -> web.Application:
     target = Target(service_time)
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/_record", target.record)
+    app.router.add_get("/health", target.health)
     app.router.add_post("/_reset", target.reset)
     app.router.add_route("*", "/{tail:.*}", target.handle)
     return app
@@ -114,6 +126,7 @@ def main() -> None:
         print=None,
         access_log=None,
         backlog=4096,
+        shutdown_timeout=0.5,  # tests stop it with requests still sleeping
     )
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from herd.demo.services import LOOPBACK, ServerProcess, free_port, wait_until_serving
+from herd.demo.services import ServerProcess, child_server, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,22 +35,16 @@ class RecordingTarget:
 @contextlib.contextmanager
 def recording_target(service_time: float = 0.05) -> Iterator[RecordingTarget]:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.recording_target",
-            "--port",
-            str(port),
-            "--service-time",
-            str(service_time),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    server = ServerProcess(process, f"http://{LOOPBACK}:{port}")
-    try:
-        wait_until_serving(f"{server.url}/_record", 30.0, process)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.recording_target",
+        "--port",
+        str(port),
+        "--service-time",
+        str(service_time),
+    ]
+    with child_server(
+        command, port, "/_record", env={"PYTHONPATH": str(REPO)}, cwd=str(REPO)
+    ) as server:
         yield RecordingTarget(server)
-    finally:
-        server.stop()

@@ -50,7 +50,9 @@ class Workers(_Section):
     distinct: int
     requests: dict[str, int]
     first_seen_seconds: dict[str, float]
-    """Seconds from the run's start to each worker's first response."""
+    """Seconds from the run's start to each worker's first response (the scale-out timeline)."""
+    time_to_workers_seconds: dict[str, float]
+    """Seconds from the run's start until N distinct workers had answered, for N = 1, 2, …"""
 
 
 class Uploads(_Section):
@@ -66,6 +68,26 @@ class Uploads(_Section):
     duration_seconds: float
     cleanup_deleted: int
     cleanup_failed: int
+
+
+class ProbeSample(_Section):
+    t: float
+    """Seconds since the run started."""
+    workers_running: float | None
+    workers_idle: float | None
+    workers_initializing: float | None
+    jobs_in_queue: float | None
+    jobs_in_progress: float | None
+
+
+class ScalingProbe(_Section):
+    samples: int
+    failures: int
+    errors: dict[str, int]
+    interval_seconds: float
+    max_workers_running: float | None
+    max_in_queue: float | None
+    series: list[ProbeSample]
 
 
 class ThresholdResult(_Section):
@@ -93,6 +115,8 @@ class TimelineBucket(_Section):
     failed: int
     peak_in_flight: int
     new_workers: int
+    active_workers: int
+    """Distinct workers that answered within the bucket."""
 
 
 class Timeline(_Section):
@@ -132,6 +156,7 @@ class Report(_Section):
     concurrency: Concurrency
     workers: Workers
     uploads: Uploads | None
+    scaling_probe: ScalingProbe | None
     client: Client
     thresholds: list[ThresholdResult]
     verdict: Literal["passed", "failed"]

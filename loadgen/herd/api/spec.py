@@ -238,6 +238,41 @@ class LoadSpec(_Model):
         return self.duration
 
 
+class ProbeFields(_Model):
+    """JSONPaths into the health response; RunPod's ``/health`` shape by default."""
+
+    workers_running: str = "$.workers.running"
+    workers_idle: str = "$.workers.idle"
+    workers_initializing: str = "$.workers.initializing"
+    jobs_in_queue: str = "$.jobs.inQueue"
+    jobs_in_progress: str = "$.jobs.inProgress"
+
+    @model_validator(mode="after")
+    def _paths_parse(self) -> ProbeFields:
+        from jsonpath_ng import parse as parse_json_path
+
+        for name, path in self:
+            try:
+                parse_json_path(path)
+            except Exception as error:  # jsonpath-ng raises several unrelated types
+                raise FieldError(to_camel(name), f"{path!r} does not parse: {error}") from None
+        return self
+
+
+class ScalingProbeSpec(_Model):
+    """Poll the provider's own view of the endpoint (workers by state, jobs queued)
+    during the run, so the report can set what the endpoint did beside what herd saw."""
+
+    url: HttpUrlText
+    """Health URL, e.g. ``https://api.runpod.ai/v2/ENDPOINT/health``; ``${VAR}`` expands."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Request headers; ``${VAR}`` expands from the environment, values are never logged."""
+    interval: Duration = Field(default=5.0, ge=0.1)
+    """Time between polls (never shorter; a little jitter is added)."""
+    timeout: Duration = Field(default=5.0, gt=0)
+    fields: ProbeFields = Field(default_factory=ProbeFields)
+
+
 def _check_threshold(expr: str) -> str:
     parse_threshold(expr)
     return expr
@@ -252,6 +287,7 @@ class LoadTestSpec(_Model):
     target: TargetSpec
     uploads: UploadSpec | None = None
     load: LoadSpec
+    scaling_probe: ScalingProbeSpec | None = None
     thresholds: list[ThresholdExpr] = Field(default_factory=list)
     """Pass/fail criteria such as ``p95 < 2s``, ``error_rate < 1%``, ``workers >= 2``."""
 

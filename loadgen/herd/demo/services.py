@@ -68,19 +68,49 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def moto_s3_server(host: str = LOOPBACK, port: int | None = None) -> Iterator[ServerProcess]:
-    """Run moto's S3 server in a child process for the duration of the block."""
-    port = port or free_port(host)
-    url = f"http://{host}:{port}"
+def child_server(
+    command: list[str],
+    port: int,
+    ready_path: str = "/",
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> Iterator[ServerProcess]:
+    """Run ``command`` (which serves on 127.0.0.1:``port``) for the duration of the block."""
+    url = f"http://{LOOPBACK}:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **FAKE_AWS_ENV},
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     server = ServerProcess(process, url)
     try:
-        wait_until_serving(url, _START_TIMEOUT, process)
+        wait_until_serving(url + ready_path, _START_TIMEOUT, process)
         yield server
     finally:
         server.stop()
+
+
+def moto_s3_server(host: str = LOOPBACK, port: int | None = None):
+    """moto's S3 server in a child process."""
+    port = port or free_port(host)
+    command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+    return child_server(command, port, env=FAKE_AWS_ENV)
+
+
+def remote_s3_proxy(upstream: str, latency: float):
+    """A latency-adding proxy in front of ``upstream`` (see ``herd.demo.remote_s3``)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "herd.demo.remote_s3",
+        "--upstream",
+        upstream,
+        "--port",
+        str(port),
+        "--latency",
+        str(latency),
+    ]
+    return child_server(command, port)

@@ -23,18 +23,19 @@ Listener = Callable[[RequestRecord], None]
 
 
 class Timeline:
-    """Per-bucket counts over the run: sent, ok, failed, peak in flight, workers seen."""
+    """Per-bucket counts over the run: sent, ok, failed, peak in flight, workers."""
 
     def __init__(self, start: float, bucket_seconds: float):
         self.start = start
         self.bucket_seconds = bucket_seconds
-        self._buckets: dict[int, list[int]] = {}
+        self._buckets: dict[int, list] = {}
 
-    def _bucket(self, at: float) -> list[int]:
+    def _bucket(self, at: float) -> list:
         key = max(0, int((at - self.start) / self.bucket_seconds))
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = [0, 0, 0, 0, 0]
+            # sent, ok, failed, peak in flight, new workers, workers that answered
+            bucket = self._buckets[key] = [0, 0, 0, 0, 0, set()]
         return bucket
 
     def sent(self, at: float, in_flight: int) -> None:
@@ -46,13 +47,16 @@ class Timeline:
     def done(self, at: float, ok: bool) -> None:
         self._bucket(at)[1 if ok else 2] += 1
 
-    def worker_seen(self, at: float) -> None:
-        self._bucket(at)[4] += 1
+    def worker_answered(self, at: float, worker: str, first_time: bool) -> None:
+        bucket = self._bucket(at)
+        bucket[5].add(worker)
+        if first_time:
+            bucket[4] += 1
 
     def rows(self) -> list[dict[str, float]]:
         rows = []
         for key in sorted(self._buckets):
-            sent, ok, failed, peak, new_workers = self._buckets[key]
+            sent, ok, failed, peak, new_workers, workers = self._buckets[key]
             rows.append(
                 {
                     "t": round(key * self.bucket_seconds, 3),
@@ -61,6 +65,7 @@ class Timeline:
                     "failed": failed,
                     "peak_in_flight": peak,
                     "new_workers": new_workers,
+                    "active_workers": len(workers),
                 }
             )
         return rows
@@ -155,13 +160,15 @@ class Recorder:
         self.never_sent[reason] += count
 
     def _count_worker(self, worker: str, at: float) -> None:
+        first_time = False
         if worker not in self.worker_requests:
             if len(self.worker_first_seen) >= MAX_TRACKED_WORKERS:
                 worker = OTHER_WORKERS
             if worker not in self.worker_first_seen:
                 self.worker_first_seen[worker] = at - self.start
-                self.timeline.worker_seen(at)
+                first_time = True
         self.worker_requests[worker] += 1
+        self.timeline.worker_answered(at, worker, first_time)
 
     @property
     def wire_spread(self) -> float:

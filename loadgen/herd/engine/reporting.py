@@ -28,6 +28,8 @@ from herd.engine.schedule import Share
 from herd.engine.selfcheck import RunShape, assess
 from herd.engine.staging import UploadStats
 
+_TIME_TO_WORKERS_LIMIT = 100
+
 
 @dataclass(frozen=True)
 class RunFacts:
@@ -44,6 +46,7 @@ class RunFacts:
     loop_lag: Histogram
     stopped: str | None
     staging_seconds: float
+    scaling_probe: dict | None = None
 
 
 def _percentiles(histogram: Histogram) -> Percentiles | None:
@@ -110,6 +113,7 @@ def build_report(
             cleanup_failed=upload_stats.cleanup_failed,
         )
     is_burst = facts.plan.pattern == "burst"
+    first_seen = sorted(recorder.worker_first_seen.items(), key=lambda item: item[1])
     report = Report(
         herd_version=__version__,
         loadtest=facts.loadtest.metadata.name,
@@ -147,12 +151,14 @@ def build_report(
         workers=Workers(
             distinct=len(recorder.worker_requests),
             requests=dict(sorted(recorder.worker_requests.items())),
-            first_seen_seconds={
-                worker: round(seen, 6)
-                for worker, seen in sorted(recorder.worker_first_seen.items(), key=lambda kv: kv[1])
+            first_seen_seconds={worker: round(seen, 6) for worker, seen in first_seen},
+            time_to_workers_seconds={
+                str(n): round(seen, 6)
+                for n, (_, seen) in enumerate(first_seen[:_TIME_TO_WORKERS_LIMIT], start=1)
             },
         ),
         uploads=uploads,
+        scaling_probe=facts.scaling_probe,
         client=Client(
             scheduling_lag_seconds=_percentiles(recorder.scheduling_lag),
             pool_wait_seconds=_percentiles(recorder.pool_wait),

@@ -33,6 +33,7 @@ from herd.engine.env_expansion import MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError, SetupError
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
+from herd.engine.probe import ScalingProbe
 from herd.engine.recorder import Recorder
 from herd.engine.records import now
 from herd.engine.reporting import RunFacts, build_report
@@ -126,6 +127,8 @@ class LoadRun:
         recorder = self.recorder = Recorder(self._started, self.plan.bucket_seconds)
         loop_lag = Histogram()
         monitor = loop.create_task(_watch_loop_lag(loop_lag))
+        probe = self._scaling_probe()
+        probing = loop.create_task(probe.run()) if probe else None
         signals = self._install_signal_handlers(loop)
         load_started = load_ended = self._started
         try:
@@ -173,15 +176,15 @@ class LoadRun:
                     dispatcher.stop("max_duration")
                     await dispatcher.abort("max_duration")
                 load_ended = now()
+                await _stop(probing)
                 if stager is not None and uploads.cleanup:
                     self.phase = "cleaning up"
                     await stager.cleanup()
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
-            monitor.cancel()
-            with suppress(asyncio.CancelledError):
-                await monitor
+            await _stop(monitor)
+            await _stop(probing)
         self.phase = "done"
         wall = now() - self._started
         dispatcher_launched = self._dispatcher.launched if self._dispatcher else 0
@@ -203,8 +206,18 @@ class LoadRun:
             loop_lag=loop_lag,
             stopped=self.stopped,
             staging_seconds=self._staging_seconds(),
+            scaling_probe=probe.summary() if probe else None,
         )
         return build_report(facts, recorder, self.upload_stats, self.redactor)
+
+    def _scaling_probe(self) -> ScalingProbe | None:
+        spec = self.loadtest.spec
+        if spec.scaling_probe is None:
+            return None
+        env = self.options.env if self.options.env is not None else os.environ
+        return ScalingProbe(
+            spec.scaling_probe, env, self.redactor, self._started, spec.load.max_duration
+        )
 
     def _prepare(self) -> tuple[CallSettings, BodyRenderer]:
         """Expand ``${VAR}`` and check the body renders, before any traffic."""
@@ -324,6 +337,14 @@ class LoadRun:
         if stats is None or stats.first_start is None or stats.last_end is None:
             return 0.0
         return stats.last_end - stats.first_start
+
+
+async def _stop(task: asyncio.Task | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+    if task is not None:
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 async def _watch_loop_lag(histogram: Histogram) -> None:

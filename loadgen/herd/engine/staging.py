@@ -136,7 +136,9 @@ class Stager:
             max_pool_connections=self.spec.concurrency,  # >= the semaphore: uploads never queue
             connect_timeout=10,
             read_timeout=120,
-            retries={"max_attempts": 1},  # herd retries itself, so it can count and bound them
+            # herd retries itself, so it can count and bound them. botocore's
+            # ``max_attempts`` counts retries (1 = one hidden retry); this counts attempts.
+            retries={"total_max_attempts": 1},
             s3={"addressing_style": "path"} if self.spec.endpoint else None,
         )
         session = aioboto3.Session()
@@ -172,6 +174,8 @@ class Stager:
             if self._fatal:
                 raise StagingFailed(self._fatal)
             async with self._semaphore:
+                if self._fatal:  # it may have come while this upload waited for a slot
+                    raise StagingFailed(self._fatal)
                 started = now()
                 if stats.first_start is None:
                     stats.first_start = started

@@ -1,0 +1,114 @@
+"""The scaling probe: the endpoint provider's own view, polled during the run.
+
+herd sees workers through response headers; the provider's health API says how
+many are running, idle or starting and how many jobs wait. Sampling both lets a
+report show whether the endpoint scaled and why. The probe never competes with
+the load: it has its own one-connection session, polls no more often than its
+interval, and a failed poll is counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+from collections.abc import Mapping
+
+import aiohttp
+from jsonpath_ng import parse as parse_json_path
+
+from herd.api.spec import ScalingProbeSpec
+from herd.engine.env_expansion import MissingVariable, Redactor, expand
+from herd.engine.errors import ConfigError
+from herd.engine.records import now
+
+_JITTER = 0.1  # up to 10% longer than the interval, so runners do not poll in step
+_MAX_BODY = 1 << 20
+FIELDS = (
+    "workers_running",
+    "workers_idle",
+    "workers_initializing",
+    "jobs_in_queue",
+    "jobs_in_progress",
+)
+
+
+class ScalingProbe:
+    def __init__(
+        self,
+        spec: ScalingProbeSpec,
+        env: Mapping[str, str],
+        redactor: Redactor,
+        started: float,
+        max_duration: float,
+    ):
+        self.spec = spec
+        try:
+            self._url = expand(spec.url, env, redactor, "spec.scalingProbe.url")
+            self._headers = {
+                name: expand(value, env, redactor, f"spec.scalingProbe.headers.{name}")
+                for name, value in spec.headers.items()
+            }
+        except MissingVariable as error:
+            raise ConfigError(str(error)) from None
+        self._paths = {name: parse_json_path(getattr(spec.fields, name)) for name in FIELDS}
+        self._started = started
+        self._max_samples = math.ceil(max_duration / spec.interval) + 2
+        self.series: list[dict] = []
+        self.failures = 0
+        self.errors: dict[str, int] = {}
+
+    async def run(self) -> None:
+        """Poll until cancelled (or the sample bound is reached)."""
+        timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            for _ in range(self._max_samples):
+                polled = now()
+                await self._poll(session)
+                pause = self.spec.interval * (1 + random.uniform(0, _JITTER)) - (now() - polled)
+                await asyncio.sleep(max(0.0, pause))
+
+    async def _poll(self, session: aiohttp.ClientSession) -> None:
+        at = round(now() - self._started, 3)
+        try:
+            async with session.get(self._url, headers=self._headers) as response:
+                payload = await response.content.read(_MAX_BODY)
+                if response.status >= 400:
+                    self._failed(f"http_{response.status}")
+                    return
+            document = json.loads(payload)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            self._failed("unreachable")
+            return
+        except ValueError:
+            self._failed("not_json")
+            return
+        sample: dict = {"t": at}
+        for name, path in self._paths.items():
+            matches = path.find(document)
+            value = matches[0].value if matches else None
+            sample[name] = (
+                value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            )
+        self.series.append(sample)
+
+    def _failed(self, reason: str) -> None:
+        self.failures += 1
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+
+    def summary(self) -> dict:
+        def peak(name: str) -> float | None:
+            values = [s[name] for s in self.series if s[name] is not None]
+            return max(values) if values else None
+
+        return {
+            "samples": len(self.series),
+            "failures": self.failures,
+            "errors": dict(self.errors),
+            "interval_seconds": self.spec.interval,
+            "max_workers_running": peak("workers_running"),
+            "max_in_queue": peak("jobs_in_queue"),
+            "series": self.series,
+        }
