@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import yaml
+
 from herd.api.report import Report
 from herd.demo.services import free_port
-
 from tests.conftest import run_spec
 
 
@@ -155,3 +155,17 @@ def test_drain_timeout_aborts_what_is_still_in_flight(fresh_target, tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["requests"] == {"planned": 5, "sent": 5, "ok": 0, "failed": 5, "never_sent": 0}
     assert report["errors"] == {"aborted": 5}
+
+
+def test_requests_log_holds_every_sent_request(fresh_target, tmp_path):
+    spec = {
+        "target": {"url": f"{fresh_target.url}/status/429"},
+        "load": {"pattern": "concurrency", "concurrency": 2, "requests": 6},
+    }
+    process = run_herd_cli(spec, tmp_path, "--requests-log", str(tmp_path / "requests.jsonl"))
+    process.communicate(timeout=30)
+    lines = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    assert sorted(line["index"] for line in lines) == list(range(6))
+    assert {line["error"] for line in lines} == {"http_429"}
+    assert all(line["intended"] <= line["sent"] <= line["ttfb"] <= line["end"] for line in lines)
+    assert len({line["worker"] for line in lines}) <= 2  # two loops, two workers at most

@@ -110,13 +110,22 @@ class Client(_Section):
 
 class TimelineBucket(_Section):
     t: float
+    """Start of the bucket, seconds since the run started."""
     sent: int
     ok: int
     failed: int
+    errors: dict[str, int]
     peak_in_flight: int
     new_workers: int
     active_workers: int
     """Distinct workers that answered within the bucket."""
+    uploads: int
+    """Objects staged within the bucket."""
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+    """Latency percentiles of requests ending in the bucket, within 5% (for plots;
+    the exact figures are ``latency_seconds``)."""
 
 
 class Timeline(_Section):

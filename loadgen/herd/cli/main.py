@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -63,6 +64,11 @@ def cli() -> None:
     type=float,
     help="Wall-clock time (epoch seconds) at which to start the load after staging.",
 )
+@click.option(
+    "--requests-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every request (times, status, error, worker) as JSON lines here.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def run(
@@ -72,6 +78,7 @@ def run(
     runner_index: int,
     runners: int,
     release_at: float | None,
+    requests_log: Path | None,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -90,17 +97,27 @@ def run(
     if runner_index >= runners:
         err.print("[red]--runner-index must be smaller than --runners[/]")
         sys.exit(EXIT_INVALID)
-    options = RunOptions(run_id=run_id, share=Share(runner_index, runners), release_at=release_at)
-    load_run = LoadRun(loadtest, options)
-    _configure_logging(verbose, load_run)
-    console = Console()
-    show_live = console.is_terminal and not quiet
-    try:
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-            report = runner.run(_execute(load_run, console if show_live else None))
-    except RunError as error:
-        err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
-        sys.exit(error.exit_code)
+    with contextlib.ExitStack() as files:
+        log_stream = None
+        if requests_log is not None:
+            requests_log.parent.mkdir(parents=True, exist_ok=True)
+            log_stream = files.enter_context(requests_log.open("w", buffering=1 << 20))
+        options = RunOptions(
+            run_id=run_id,
+            share=Share(runner_index, runners),
+            release_at=release_at,
+            request_log=log_stream,
+        )
+        load_run = LoadRun(loadtest, options)
+        _configure_logging(verbose, load_run)
+        console = Console()
+        show_live = console.is_terminal and not quiet
+        try:
+            with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+                report = runner.run(_execute(load_run, console if show_live else None))
+        except RunError as error:
+            err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
+            sys.exit(error.exit_code)
     document = json.dumps(report.model_dump(mode="json"), indent=2)
     document = load_run.redactor(document)
     if report_path is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from herd.engine.histogram import Histogram
 from herd.engine.records import RequestRecord
+from herd.engine.timeline import Timeline
 
 # Distinct worker ids kept by name; beyond this, workers are folded into "other"
 # so a misbehaving endpoint (a fresh id per response) cannot grow memory without bound.
@@ -20,55 +21,6 @@ MAX_TRACKED_WORKERS = 10_000
 OTHER_WORKERS = "other"
 
 Listener = Callable[[RequestRecord], None]
-
-
-class Timeline:
-    """Per-bucket counts over the run: sent, ok, failed, peak in flight, workers."""
-
-    def __init__(self, start: float, bucket_seconds: float):
-        self.start = start
-        self.bucket_seconds = bucket_seconds
-        self._buckets: dict[int, list] = {}
-
-    def _bucket(self, at: float) -> list:
-        key = max(0, int((at - self.start) / self.bucket_seconds))
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            # sent, ok, failed, peak in flight, new workers, workers that answered
-            bucket = self._buckets[key] = [0, 0, 0, 0, 0, set()]
-        return bucket
-
-    def sent(self, at: float, in_flight: int) -> None:
-        bucket = self._bucket(at)
-        bucket[0] += 1
-        if in_flight > bucket[3]:
-            bucket[3] = in_flight
-
-    def done(self, at: float, ok: bool) -> None:
-        self._bucket(at)[1 if ok else 2] += 1
-
-    def worker_answered(self, at: float, worker: str, first_time: bool) -> None:
-        bucket = self._bucket(at)
-        bucket[5].add(worker)
-        if first_time:
-            bucket[4] += 1
-
-    def rows(self) -> list[dict[str, float]]:
-        rows = []
-        for key in sorted(self._buckets):
-            sent, ok, failed, peak, new_workers, workers = self._buckets[key]
-            rows.append(
-                {
-                    "t": round(key * self.bucket_seconds, 3),
-                    "sent": sent,
-                    "ok": ok,
-                    "failed": failed,
-                    "peak_in_flight": peak,
-                    "new_workers": new_workers,
-                    "active_workers": len(workers),
-                }
-            )
-        return rows
 
 
 class Recorder:
@@ -135,7 +87,8 @@ class Recorder:
             self.errors[record.error] += 1
         if record.status:
             self.status_codes[record.status] += 1
-        self.latency.record(end - record.intended)
+        latency = end - record.intended
+        self.latency.record(latency)
         self.service_time.record(end - record.sent)
         if record.ttfb:
             self.ttfb.record(record.ttfb - record.sent)
@@ -152,7 +105,7 @@ class Recorder:
             self.queue_delay.record(record.delay)
         if record.execution is not None:
             self.execution.record(record.execution)
-        self.timeline.done(end, record.error is None)
+        self.timeline.done(end, latency, record.error)
         for listener in self.listeners:
             listener(record)
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO
 
 from herd.api.report import Report
 from herd.api.spec import LoadTest
@@ -37,6 +38,7 @@ from herd.engine.probe import ScalingProbe
 from herd.engine.recorder import Recorder
 from herd.engine.records import now
 from herd.engine.reporting import RunFacts, build_report
+from herd.engine.request_log import RequestLog
 from herd.engine.schedule import Share
 from herd.engine.staging import Stager, StagingFailed, UploadStats
 
@@ -56,6 +58,8 @@ class RunOptions:
     env: Mapping[str, str] | None = None
     """Where ``${VAR}`` comes from; the process environment by default."""
     handle_signals: bool = True
+    request_log: IO[str] | None = None
+    """Where to write one JSON line per finished request (``--requests-log``)."""
 
 
 def new_run_id(name: str) -> str:
@@ -125,6 +129,10 @@ class LoadRun:
         cpu_before = time.process_time()
         self._started = now()
         recorder = self.recorder = Recorder(self._started, self.plan.bucket_seconds)
+        if self.upload_stats is not None:
+            self.upload_stats.on_staged = recorder.timeline.upload_done
+        if self.options.request_log is not None:
+            recorder.listeners.append(RequestLog(self.options.request_log, self._started))
         loop_lag = Histogram()
         monitor = loop.create_task(_watch_loop_lag(loop_lag))
         probe = self._scaling_probe()

@@ -1,0 +1,120 @@
+"""What happened when: per-bucket counts over a run, for plots and scaling analysis.
+
+Buckets are fixed-width slices of the run (0.1 s to 60 s, chosen so a run has at
+most a few hundred). Latency per bucket is kept in coarse logarithmic bins (5%
+wide), enough to draw percentiles over time in constant memory; the exact
+numbers are in the run's HDR histograms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+_BIN_RATIO = math.log(1.05)  # bin width: percentiles over time are within 5%
+_BIN_FLOOR = 1e-5  # 10 µs: anything faster lands in the first bin
+
+
+def _latency_bin(seconds: float) -> int:
+    return int(math.log(max(seconds, _BIN_FLOOR) / _BIN_FLOOR) / _BIN_RATIO)
+
+
+def _bin_value(index: int) -> float:
+    return _BIN_FLOOR * math.exp((index + 1) * _BIN_RATIO)  # the bin's upper edge
+
+
+class _Bucket:
+    __slots__ = (
+        "errors",
+        "failed",
+        "latency",
+        "new_workers",
+        "ok",
+        "peak",
+        "sent",
+        "uploads",
+        "workers",
+    )
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.ok = 0
+        self.failed = 0
+        self.peak = 0
+        self.new_workers = 0
+        self.uploads = 0
+        self.workers: set[str] = set()
+        self.errors: Counter[str] = Counter()
+        self.latency: Counter[int] = Counter()
+
+    def latency_percentile(self, percent: float) -> float | None:
+        total = sum(self.latency.values())
+        if not total:
+            return None
+        rank = math.ceil(total * percent / 100)
+        seen = 0
+        for index in sorted(self.latency):
+            seen += self.latency[index]
+            if seen >= rank:
+                return round(_bin_value(index), 6)
+        return None  # unreachable: the counts add up to total
+
+
+class Timeline:
+    def __init__(self, start: float, bucket_seconds: float):
+        self.start = start
+        self.bucket_seconds = bucket_seconds
+        self._buckets: dict[int, _Bucket] = {}
+
+    def _bucket(self, at: float) -> _Bucket:
+        key = max(0, int((at - self.start) / self.bucket_seconds))
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket()
+        return bucket
+
+    def sent(self, at: float, in_flight: int) -> None:
+        bucket = self._bucket(at)
+        bucket.sent += 1
+        if in_flight > bucket.peak:
+            bucket.peak = in_flight
+
+    def done(self, at: float, latency: float, error: str | None) -> None:
+        bucket = self._bucket(at)
+        if error is None:
+            bucket.ok += 1
+        else:
+            bucket.failed += 1
+            bucket.errors[error] += 1
+        bucket.latency[_latency_bin(latency)] += 1
+
+    def worker_answered(self, at: float, worker: str, first_time: bool) -> None:
+        bucket = self._bucket(at)
+        bucket.workers.add(worker)
+        if first_time:
+            bucket.new_workers += 1
+
+    def upload_done(self, at: float) -> None:
+        self._bucket(at).uploads += 1
+
+    def rows(self) -> list[dict]:
+        rows = []
+        for key in sorted(self._buckets):
+            bucket = self._buckets[key]
+            rows.append(
+                {
+                    "t": round(key * self.bucket_seconds, 3),
+                    "sent": bucket.sent,
+                    "ok": bucket.ok,
+                    "failed": bucket.failed,
+                    "errors": dict(bucket.errors),
+                    "peak_in_flight": bucket.peak,
+                    "new_workers": bucket.new_workers,
+                    "active_workers": len(bucket.workers),
+                    "uploads": bucket.uploads,
+                    "latency_p50": bucket.latency_percentile(50),
+                    "latency_p95": bucket.latency_percentile(95),
+                    "latency_p99": bucket.latency_percentile(99),
+                }
+            )
+        return rows
