@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -38,10 +36,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from herd.demo.services import LOOPBACK, ServerProcess, free_port, wait_until_serving
 from multidict import CIMultiDict
 from yarl import URL
 
+from herd.demo.services import LOOPBACK, ServerProcess, child_server, free_port
 from tests.support.servers import REPO
 
 _CONTROL = "/_proxy/"
@@ -323,25 +321,19 @@ class S3FaultProxy:
 def s3_fault_proxy(upstream: str) -> Iterator[S3FaultProxy]:
     """Run a proxy in front of ``upstream`` (moto's URL) for the duration of the block."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.s3_fault_proxy",
-            "--port",
-            str(port),
-            "--upstream",
-            upstream,
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    server = ServerProcess(process, f"http://{LOOPBACK}:{port}")
-    try:
-        wait_until_serving(f"{server.url}{_CONTROL}stats", 30.0, process)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.s3_fault_proxy",
+        "--port",
+        str(port),
+        "--upstream",
+        upstream,
+    ]
+    with child_server(
+        command, port, f"{_CONTROL}stats", env={"PYTHONPATH": str(REPO)}, cwd=str(REPO)
+    ) as server:
         yield S3FaultProxy(server)
-    finally:
-        server.stop()
 
 
 def main() -> None:

@@ -65,6 +65,12 @@ def cli() -> None:
     help="Wall-clock time (epoch seconds) at which to start the load after staging.",
 )
 @click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report with plots over time here.",
+)
+@click.option(
     "--requests-log",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every request (times, status, error, worker) as JSON lines here.",
@@ -78,6 +84,7 @@ def run(
     runner_index: int,
     runners: int,
     release_at: float | None,
+    html_path: Path | None,
     requests_log: Path | None,
     quiet: bool,
     verbose: int,
@@ -123,6 +130,11 @@ def run(
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(document + "\n")
+    if html_path is not None:
+        from herd.views.html import render_html
+
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(load_run.redactor(render_html(report)))
     if not quiet:
         from herd.cli.console import summary
 

@@ -35,7 +35,7 @@ from herd.engine.errors import ConfigError, SetupError
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
 from herd.engine.probe import ScalingProbe
-from herd.engine.recorder import Recorder
+from herd.engine.recorder import Listener, Recorder
 from herd.engine.records import now
 from herd.engine.reporting import RunFacts, build_report
 from herd.engine.request_log import RequestLog
@@ -92,6 +92,10 @@ class LoadRun:
         self.plan = Plan(loadtest.spec.load, loadtest.spec.target, self.options.share)
         self.phase = "preparing"
         self.recorder: Recorder | None = None
+        # Read while the run goes on (the metrics exporter): set when execute() starts.
+        self.listeners: list[Listener] = []  # added to the recorder's listeners
+        self.loop_lag: Histogram | None = None
+        self.probe: ScalingProbe | None = None
         self.upload_stats = UploadStats() if loadtest.spec.uploads else None
         self.stopped: str | None = None
         self._stop_requested = asyncio.Event()
@@ -126,19 +130,20 @@ class LoadRun:
 
         loop = asyncio.get_running_loop()
         started_at = datetime.now(UTC)
-        cpu_before = time.process_time()
         self._started = now()
         recorder = self.recorder = Recorder(self._started, self.plan.bucket_seconds)
+        recorder.listeners.extend(self.listeners)
         if self.upload_stats is not None:
             self.upload_stats.on_staged = recorder.timeline.upload_done
         if self.options.request_log is not None:
             recorder.listeners.append(RequestLog(self.options.request_log, self._started))
-        loop_lag = Histogram()
-        monitor = loop.create_task(_watch_loop_lag(loop_lag))
-        probe = self._scaling_probe()
+        loop_lag = self.loop_lag = Histogram()
+        monitor: asyncio.Task | None = None
+        probe = self.probe = self._scaling_probe()
         probing = loop.create_task(probe.run()) if probe else None
         signals = self._install_signal_handlers(loop)
         load_started = load_ended = self._started
+        cpu_at_load_start = time.process_time()
         try:
             async with AsyncExitStack() as stack:
                 target = spec.target
@@ -175,7 +180,12 @@ class LoadRun:
                         if prestaged is not None:
                             await self._prestage(stager, prestaged)
                         await self._wait_for_release()
+                        # The client's own health is judged over the load only: building
+                        # the S3 client and staging block the loop (botocore loads its
+                        # models) before any call is released.
                         load_started = now()
+                        cpu_at_load_start = time.process_time()
+                        monitor = loop.create_task(_watch_loop_lag(loop_lag))
                         await self._issue_and_drain(dispatcher)
                 except TimeoutError:
                     if not deadline.expired():
@@ -184,6 +194,8 @@ class LoadRun:
                     dispatcher.stop("max_duration")
                     await dispatcher.abort("max_duration")
                 load_ended = now()
+                cpu_during_load = time.process_time() - cpu_at_load_start
+                await _stop(monitor)
                 await _stop(probing)
                 if stager is not None and uploads.cleanup:
                     self.phase = "cleaning up"
@@ -194,7 +206,7 @@ class LoadRun:
             await _stop(monitor)
             await _stop(probing)
         self.phase = "done"
-        wall = now() - self._started
+        load_seconds = max(0.0, load_ended - load_started)
         dispatcher_launched = self._dispatcher.launched if self._dispatcher else 0
         planned = self.plan.planned if self.plan.planned is not None else dispatcher_launched
         unaccounted = planned - recorder.sent - sum(recorder.never_sent.values())
@@ -209,8 +221,8 @@ class LoadRun:
             plan=self.plan,
             started_at=started_at,
             planned=planned,
-            load_seconds=max(0.0, load_ended - load_started),
-            cpu_utilization=(time.process_time() - cpu_before) / wall if wall > 0 else 0.0,
+            load_seconds=load_seconds,
+            cpu_utilization=cpu_during_load / load_seconds if load_seconds > 0 else 0.0,
             loop_lag=loop_lag,
             stopped=self.stopped,
             staging_seconds=self._staging_seconds(),

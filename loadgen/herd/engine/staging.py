@@ -16,6 +16,7 @@ import mimetypes
 import os
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import aioboto3
@@ -75,6 +76,8 @@ class UploadStats:
         self.last_end: float | None = None
         self.cleanup_deleted = 0
         self.cleanup_failed = 0
+        # Told the time each object finishes staging (the run's timeline listens).
+        self.on_staged: Callable[[float], None] | None = None
 
 
 def _reason(code: str) -> str:
@@ -140,6 +143,10 @@ class Stager:
             # ``max_attempts`` counts retries (1 = one hidden retry); this counts attempts.
             retries={"total_max_attempts": 1},
             s3={"addressing_style": "path"} if self.spec.endpoint else None,
+            # botocore presigns with SigV2 in the older AWS regions (us-east-1 among them)
+            # unless told otherwise; buckets created since 2020, and many S3-compatible
+            # stores, refuse SigV2 URLs, so the endpoint could not fetch its inputs.
+            signature_version="s3v4",
         )
         session = aioboto3.Session()
         self._client_context = session.client(
@@ -199,6 +206,8 @@ class Stager:
             if reason is None:
                 stats.latency.record(stats.last_end - started)
                 stats.objects += 1
+                if stats.on_staged is not None:
+                    stats.on_staged(stats.last_end)
                 stats.bytes += len(body)
                 self._keys.append(key)
                 return await self._describe(key, len(body))
