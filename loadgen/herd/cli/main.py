@@ -168,15 +168,15 @@ def _configure_logging(verbose: int, load_run: LoadRun) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-def _register_optional_commands() -> None:
-    try:
-        from herd.cli.sim import sim
-    except ImportError:  # the simulator's command is added by its own module
-        return
+def _register_commands() -> None:
+    from herd.cli.demo import demo
+    from herd.cli.sim import sim
+
+    cli.add_command(demo)
     cli.add_command(sim)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:

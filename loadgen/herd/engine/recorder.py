@@ -78,7 +78,9 @@ class Recorder:
 
     def on_done(self, record: RequestRecord) -> None:
         end = record.end
+        latency = end - record.intended
         self._integrate(end)
+        self.timeline.done(end, latency, record.error, self.in_flight)
         self.in_flight -= 1
         if record.error is None:
             self.ok += 1
@@ -87,7 +89,6 @@ class Recorder:
             self.errors[record.error] += 1
         if record.status:
             self.status_codes[record.status] += 1
-        latency = end - record.intended
         self.latency.record(latency)
         self.service_time.record(end - record.sent)
         if record.ttfb:
@@ -105,7 +106,6 @@ class Recorder:
             self.queue_delay.record(record.delay)
         if record.execution is not None:
             self.execution.record(record.execution)
-        self.timeline.done(end, latency, record.error)
         for listener in self.listeners:
             listener(record)
 

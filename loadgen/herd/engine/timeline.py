@@ -79,8 +79,11 @@ class Timeline:
         if in_flight > bucket.peak:
             bucket.peak = in_flight
 
-    def done(self, at: float, latency: float, error: str | None) -> None:
+    def done(self, at: float, latency: float, error: str | None, in_flight: int) -> None:
+        """``in_flight`` counts this request still: buckets without sends show their load too."""
         bucket = self._bucket(at)
+        if in_flight > bucket.peak:
+            bucket.peak = in_flight
         if error is None:
             bucket.ok += 1
         else:

@@ -122,15 +122,26 @@ def _figure(report: Report) -> go.Figure:
         col=1,
     )
 
+    _legend_per_panel(figure)
     figure.update_layout(
         height=300 * len(_PANELS),
         barmode="stack",
         template="plotly_white",
-        legend={"orientation": "v"},
         margin={"t": 40},
     )
     figure.update_xaxes(title_text="seconds since the run started", row=len(_PANELS), col=1)
     return figure
+
+
+def _legend_per_panel(figure: go.Figure) -> None:
+    """One legend beside each panel: a single legend for six panels is unreadable."""
+    for trace in figure.data:
+        row = int(trace.yaxis[1:] or 1)
+        trace.legend = "legend" if row == 1 else f"legend{row}"
+    for row in range(1, len(_PANELS) + 1):
+        top = figure.layout[f"yaxis{'' if row == 1 else row}"].domain[1]
+        name = "legend" if row == 1 else f"legend{row}"
+        figure.layout[name] = {"y": top, "yanchor": "top", "x": 1.02, "xanchor": "left"}
 
 
 def _summary(report: Report) -> str:
