@@ -7,11 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
+
 from herd.api.loading import parse_loadtest
 from herd.api.report import Report
 from herd.demo.services import FAKE_AWS_ENV, moto_s3_server
 from herd.engine.run import LoadRun, RunOptions
-
 from tests.support.servers import recording_target
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from herd.api.durations import format_duration, parse_duration
 from herd.api.loading import SpecError, load_loadtest, parse_loadtest
 from herd.api.thresholds import parse_threshold
