@@ -62,7 +62,7 @@ def demo(report_dir: Path) -> None:
     console = Console()
 
     def on_phase(title: str) -> None:
-        console.print(f"running: {title} …", highlight=False)
+        console.print(f"running side by side: {title} …", highlight=False)
 
     console.print(
         "starting a local S3 (moto, with a remote region's upload latency) "

@@ -53,8 +53,3 @@ def ground_truth(server: ServerProcess) -> GroundTruth:
         requests_per_worker=summary["requests_per_worker"],
         status_counts=summary["status_counts"],
     )
-
-
-def reset(server: ServerProcess) -> None:
-    request = urllib.request.Request(f"{server.url}/_sim/reset", method="POST")
-    urllib.request.urlopen(request, timeout=_CONTROL_TIMEOUT).close()
