@@ -1,10 +1,32 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs and run it: lint, then pytest.
-# Every server the tests use (moto S3, the simulated endpoint, recording targets)
-# is started by the tests themselves on 127.0.0.1.
+# Every server the tests use (moto S3, the simulated endpoint, recording targets,
+# Prometheus and its Pushgateway) is started by the tests themselves on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+
+# Debian packages the tests run: Prometheus and its Pushgateway (the metrics tests start
+# their own on 127.0.0.1) and Lua (the Argo CD health checks in docs/ are Lua scripts).
+missing=()
+for package in prometheus prometheus-pushgateway lua5.4; do  # each installs its binary
+  command -v "$package" >/dev/null || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [ -d /run/systemd/system ]; then  # the packaged daemons are not needed: stop them
+      systemctl disable --now prometheus prometheus-pushgateway 2>/dev/null || true
+    fi
+  else
+    echo "MISSING Debian packages: ${missing[*]} (not root, or no apt-get: cannot install)." >&2
+    echo "  Tests marked 'prometheus' (tests/metrics: real Pushgateway/Prometheus) will SKIP," >&2
+    echo "  and without lua5.4 so will tests/operator/test_argocd_health.py." >&2
+    echo "  Install with: sudo apt-get install ${missing[*]}" >&2
+  fi
+fi
+
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import statistics
 
+import pytest
+
 from tests.conftest import run_spec
 
 
@@ -108,3 +110,16 @@ async def test_two_runners_split_a_rate_run_without_overlap(fresh_target):
     indices = sorted(int(entry["body"]) for entry in fresh_target.record())
     assert indices == list(range(50))
     assert first.requests.planned + second.requests.planned == 50
+
+
+async def test_queue_endpoints_report_worker_and_queue_times(fresh_target):
+    report = await run_spec(
+        {
+            "target": {"url": f"{fresh_target.url}/queue", "workerId": {"jsonPath": "$.workerId"}},
+            "load": {"pattern": "burst", "requests": 4},
+        }
+    )
+    record = fresh_target.record()
+    assert report.workers.distinct == len({entry["worker"] for entry in record}) == 4
+    assert report.queue_delay_seconds.p50 == pytest.approx(0.025, abs=0.001)
+    assert report.execution_seconds.p50 == pytest.approx(0.05, abs=0.001)

@@ -9,7 +9,6 @@ are rejected so that a typo never silently falls back to a default.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateError
@@ -17,8 +16,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from herd.api.cron import ScheduleSpec
 from herd.api.durations import Duration
 from herd.api.errors import FieldError
+from herd.api.model import ApiModel, HttpUrlText
+from herd.api.runner import RunnerSpec
 from herd.api.thresholds import Threshold, parse_threshold
 
 API_GROUP = "herd.dev"
@@ -30,28 +32,10 @@ DEFAULT_WORKER_ID_HEADER = "X-Runpod-Worker-Id"
 MAX_REQUESTS = 10_000_000
 MAX_CONCURRENCY = 100_000
 MAX_RATE = 100_000.0
+MAX_PARALLELISM = 100
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        use_attribute_docstrings=True,
-    )
-
-
-def _check_http_url(url: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise ValueError("must be an http:// or https:// URL")
-    return url
-
-
-HttpUrlText = Annotated[str, AfterValidator(_check_http_url)]
-
-
-class WorkerIdSpec(_Model):
+class WorkerIdSpec(ApiModel):
     """Where a response says which endpoint worker served it."""
 
     header: str | None = DEFAULT_WORKER_ID_HEADER
@@ -72,7 +56,7 @@ class WorkerIdSpec(_Model):
         return self
 
 
-class TargetSpec(_Model):
+class TargetSpec(ApiModel):
     """The endpoint under test and how to call it."""
 
     url: HttpUrlText
@@ -109,14 +93,14 @@ class TargetSpec(_Model):
         return self.method or ("POST" if self.body is not None else "GET")
 
 
-class SyntheticSource(_Model):
+class SyntheticSource(ApiModel):
     """Generated objects of a fixed size, each with distinct content."""
 
     size_bytes: int = Field(ge=1, le=256 * 1024**2)
     """Size of every object, in bytes (at most 256 MiB: objects are held in memory)."""
 
 
-class UploadSource(_Model):
+class UploadSource(ApiModel):
     """What to upload: exactly one of ``synthetic`` or ``directory``."""
 
     synthetic: SyntheticSource | None = None
@@ -130,7 +114,7 @@ class UploadSource(_Model):
         return self
 
 
-class UploadSpec(_Model):
+class UploadSpec(ApiModel):
     """Stage inputs to S3 (or an S3-compatible store) for each request.
 
     Credentials come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
@@ -161,14 +145,14 @@ class UploadSpec(_Model):
     retried with jittered exponential backoff."""
 
 
-class Stage(_Model):
+class Stage(ApiModel):
     """One step of a ramp: move linearly to ``target`` requests per second."""
 
     duration: Duration = Field(gt=0)
     target: float = Field(ge=0, le=MAX_RATE)
 
 
-class LoadSpec(_Model):
+class LoadSpec(ApiModel):
     """The shape of the traffic."""
 
     pattern: Literal["burst", "concurrency", "rate"] = "burst"
@@ -238,7 +222,7 @@ class LoadSpec(_Model):
         return self.duration
 
 
-class ProbeFields(_Model):
+class ProbeFields(ApiModel):
     """JSONPaths into the health response; RunPod's ``/health`` shape by default."""
 
     workers_running: str = "$.workers.running"
@@ -259,7 +243,7 @@ class ProbeFields(_Model):
         return self
 
 
-class ScalingProbeSpec(_Model):
+class ScalingProbeSpec(ApiModel):
     """Poll the provider's own view of the endpoint (workers by state, jobs queued)
     during the run, so the report can set what the endpoint did beside what herd saw."""
 
@@ -281,7 +265,14 @@ def _check_threshold(expr: str) -> str:
 ThresholdExpr = Annotated[str, AfterValidator(_check_threshold)]
 
 
-class LoadTestSpec(_Model):
+class MetricsSpec(ApiModel):
+    """Where results are pushed for Prometheus (cluster only)."""
+
+    pushgateway: HttpUrlText
+    """Prometheus Pushgateway URL the results of each run are pushed to."""
+
+
+class LoadTestSpec(ApiModel):
     """What to test, how hard, and what counts as passing."""
 
     target: TargetSpec
@@ -290,6 +281,21 @@ class LoadTestSpec(_Model):
     scaling_probe: ScalingProbeSpec | None = None
     thresholds: list[ThresholdExpr] = Field(default_factory=list)
     """Pass/fail criteria such as ``p95 < 2s``, ``error_rate < 1%``, ``workers >= 2``."""
+    parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
+    """Runner pods that split the load between them (cluster only; ``herd run`` takes
+    ``--runners``). Requests, concurrency and arrivals are divided among the runners,
+    so the endpoint sees the same total load; thresholds apply to the merged results."""
+    schedule: ScheduleSpec | None = None
+    """Run on a cron schedule (cluster only). Without it, a run starts whenever the
+    spec changes or the ``herd.dev/trigger`` annotation gets a new value."""
+    runner: RunnerSpec = Field(default_factory=RunnerSpec)
+    """Runner pods: image, resources, scheduling, secrets (cluster only)."""
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    """Delete a finished run's runner Job and pods this many seconds after its results
+    are recorded (cluster only); the run object and its results stay until the
+    history limits remove it. Unset: Jobs go when their run is deleted."""
+    metrics: MetricsSpec | None = None
+    """Push each run's results to a Prometheus Pushgateway (cluster only)."""
 
     @model_validator(mode="after")
     def _prestage_needs_a_count(self) -> LoadTestSpec:
@@ -304,6 +310,21 @@ class LoadTestSpec(_Model):
                 "uploads.mode",
                 "prestage needs a known number of requests: set load.requests or use mode inline",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _every_runner_has_work(self) -> LoadTestSpec:
+        runners, load = self.parallelism, self.load
+        shared = {"requests": load.requests}
+        if load.pattern == "concurrency":
+            shared["concurrency"] = load.concurrency
+        for field, total in shared.items():
+            if total is not None and runners > total:
+                raise FieldError(
+                    "parallelism",
+                    f"{runners} runners cannot share load.{field} = {total}: "
+                    f"some would have nothing to do; use at most {total}",
+                )
         return self
 
     @property
@@ -322,7 +343,7 @@ class ObjectMeta(BaseModel):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
-class LoadTest(_Model):
+class LoadTest(ApiModel):
     """A load test, as applied with ``kubectl apply`` or run with ``herd run``."""
 
     api_version: Literal["herd.dev/v1alpha1"] = Field(alias="apiVersion")

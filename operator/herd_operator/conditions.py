@@ -1,0 +1,76 @@
+"""The three conditions of a run, from its phase and results (meanings in ``herd.api.status``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from herd.api.status import ConditionType, Reason, RunResults
+
+_IN_PROGRESS = ("Unknown", Reason.IN_PROGRESS)
+
+
+def _condition(
+    kind: ConditionType,
+    value: str,
+    reason: Reason,
+    message: str,
+    previous: dict[str, dict[str, Any]],
+    now: str,
+    generation: int | None,
+) -> dict[str, Any]:
+    before = previous.get(kind.value, {})
+    changed = before.get("status") != value
+    condition = {
+        "type": kind.value,
+        "status": value,
+        "reason": reason.value,
+        "message": message,
+        "lastTransitionTime": now if changed else before.get("lastTransitionTime", now),
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    return condition
+
+
+def failed_thresholds(results: RunResults) -> str:
+    failing = [
+        f"{outcome.expr} (was {'n/a' if outcome.value is None else f'{outcome.value:.4g}'})"
+        for outcome in results.thresholds
+        if not outcome.passed
+    ]
+    return "failed: " + "; ".join(failing) if failing else ""
+
+
+def run_conditions(
+    phase: str,
+    failure: tuple[Reason, str] | None,
+    results: RunResults | None,
+    previous: list[dict[str, Any]],
+    now: str,
+    generation: int | None,
+) -> list[dict[str, Any]]:
+    """``Succeeded``, ``Failed`` and ``ThresholdsPassed``; a condition's
+    ``lastTransitionTime`` moves only when its status changes."""
+    before = {condition.get("type", ""): condition for condition in previous}
+    if phase == "Succeeded":
+        succeeded, failed = ("True", Reason.COMPLETED), ("False", Reason.COMPLETED)
+        message = ""
+    elif failure is not None:
+        succeeded, failed = ("False", failure[0]), ("True", failure[0])
+        message = failure[1]
+    else:
+        succeeded, failed, message = _IN_PROGRESS, _IN_PROGRESS, ""
+    if phase == "Succeeded" and results is not None:
+        passed = results.verdict == "passed"
+        thresholds = (
+            "True" if passed else "False",
+            Reason.THRESHOLDS_MET if passed else Reason.THRESHOLDS_FAILED,
+            failed_thresholds(results),
+        )
+    else:
+        thresholds = ("Unknown", Reason.NO_RESULTS, "")
+    return [
+        _condition(ConditionType.SUCCEEDED, *succeeded, message, before, now, generation),
+        _condition(ConditionType.FAILED, *failed, message, before, now, generation),
+        _condition(ConditionType.THRESHOLDS_PASSED, *thresholds, before, now, generation),
+    ]

@@ -1,0 +1,39 @@
+"""Numbers as people read them in ``kubectl get``: ``1.23s``, ``850ms``, ``0.50%``."""
+
+from __future__ import annotations
+
+from herd.api.status import RunResults, RunSummary
+
+
+def seconds_text(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.3g}ms"
+    return f"{seconds:.3g}s" if seconds < 100 else f"{seconds:.0f}s"
+
+
+def ratio_text(ratio: float) -> str:
+    return f"{ratio * 100:.2f}%"
+
+
+def run_summary(run_name: str, results: RunResults | None, verdict: str | None) -> RunSummary:
+    latency = results.latency if results else None
+    return RunSummary(
+        run=run_name,
+        p95=seconds_text(latency.p95) if latency else None,
+        error_rate=ratio_text(results.error_rate)
+        if results and results.error_rate is not None
+        else None,
+        workers=results.workers.distinct if results else None,
+        verdict=verdict,  # type: ignore[arg-type]
+    )
+
+
+def headline(results: RunResults) -> str:
+    """One line for Events and messages: verdict and the numbers thresholds look at."""
+    parts = [f"verdict {results.verdict}"]
+    if results.latency:
+        parts.append(f"p95 {seconds_text(results.latency.p95)}")
+    if results.error_rate is not None:
+        parts.append(f"error rate {ratio_text(results.error_rate)}")
+    parts.append(f"{results.workers.distinct} workers")
+    return ", ".join(parts)

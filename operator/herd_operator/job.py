@@ -1,0 +1,172 @@
+"""The runner Job: one Indexed Job whose N pods each send their share of the load.
+
+``completionMode: Indexed`` gives every pod a stable index (``JOB_COMPLETION_INDEX``,
+set by the Job controller), which the runner passes to ``herd run --runner-index``;
+``parallelism = completions = N`` starts all N at once. Runners stage their uploads,
+then wait for a common wall-clock release time, so the load starts together.
+Each runner writes a compact summary of its results to its termination message,
+where the operator reads it without the runner needing any API access.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from herd.api.runner import RunnerSpec
+from herd_operator.configmap import LOADTEST_FILE
+from herd_operator.naming import run_labels, run_owner_reference
+from herd_operator.objects import RunObject
+from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
+
+CONTAINER = "runner"
+CONFIG_DIR = "/etc/herd"
+TMP_DIR = "/tmp"
+REPORT_PATH = f"{TMP_DIR}/herd/report.json"
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+# A failed runner is never retried: a retry would send its share of the load again,
+# late and alone, so the endpoint would see neither the planned load nor a
+# synchronized start, and requests would be counted twice. A failure is reported.
+BACKOFF_LIMIT = 0
+
+
+def release_time(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> datetime:
+    """When all runners start their load: derived from the run, so it survives restarts."""
+    return run.created + timedelta(seconds=settings.startup_allowance_seconds)
+
+
+def active_deadline_seconds(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> int:
+    return (
+        settings.startup_allowance_seconds
+        + math.ceil(run.spec.load.max_duration)
+        + settings.deadline_margin_seconds
+    )
+
+
+def runner_command(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> list[str]:
+    # $(JOB_COMPLETION_INDEX) is expanded by the kubelet from the variable the Job
+    # controller adds to every container of an Indexed Job.
+    return [
+        "herd",
+        "run",
+        f"{CONFIG_DIR}/{LOADTEST_FILE}",
+        "--runner-index",
+        "$(JOB_COMPLETION_INDEX)",
+        "--runners",
+        str(run.spec.parallelism),
+        "--release-at",
+        f"{release_time(run, settings).timestamp():.3f}",
+        "--run-id",
+        run.name,
+        "--report",
+        REPORT_PATH,
+        "--summary",
+        TERMINATION_MESSAGE_PATH,
+        "--quiet",
+    ]
+
+
+def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
+    fixed = [
+        {"name": "HOME", "value": TMP_DIR},  # tools that write to ~ get the writable /tmp
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
+    return fixed + [var.model_dump(by_alias=True, exclude_none=True) for var in runner.env]
+
+
+def _container(
+    run: RunObject, settings: RunnerSettings, runner: RunnerSpec, uid: int
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": runner.image or settings.default_image,
+        "command": runner_command(run, settings),
+        "env": _container_env(runner),
+        "resources": runner.resources.model_dump(by_alias=True),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [
+            {"name": "loadtest", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
+        ],
+    }
+    if runner.env_from:
+        container["envFrom"] = [
+            source.model_dump(by_alias=True, exclude_none=True) for source in runner.env_from
+        ]
+    if runner.image_pull_policy:
+        container["imagePullPolicy"] = runner.image_pull_policy
+    return container
+
+
+def _pod_spec(run: RunObject, settings: RunnerSettings) -> dict[str, Any]:
+    runner, uid = run.spec.runner, settings.run_as_user
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",  # with backoffLimit 0: a failed runner stays failed
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,  # no service variables in the env that ${VAR} reads
+        "terminationGracePeriodSeconds": math.ceil(run.spec.load.drain_timeout)
+        + settings.grace_margin_seconds,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(run, settings, runner, uid)],
+        "volumes": [
+            {"name": "loadtest", "configMap": {"name": run.name}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
+        ],
+    }
+    if runner.service_account_name:
+        pod["serviceAccountName"] = runner.service_account_name
+    if runner.node_selector:
+        pod["nodeSelector"] = dict(runner.node_selector)
+    if runner.tolerations:
+        pod["tolerations"] = [
+            toleration.model_dump(by_alias=True, exclude_none=True)
+            for toleration in runner.tolerations
+        ]
+    if runner.affinity:
+        pod["affinity"] = runner.affinity
+    return pod
+
+
+def build_runner_job(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> dict[str, Any]:
+    """The Indexed Job of ``spec.parallelism`` runners for ``run`` (touches no API)."""
+    labels = run_labels(run.loadtest_name, run.name, "runner")
+    runners = run.spec.parallelism
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": run.name,
+            "namespace": run.namespace,
+            "labels": labels,
+            "ownerReferences": [run_owner_reference(run.name, run.uid)],
+        },
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": runners,
+            "parallelism": runners,
+            "backoffLimit": BACKOFF_LIMIT,
+            "activeDeadlineSeconds": active_deadline_seconds(run, settings),
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": _pod_spec(run, settings),
+            },
+        },
+    }

@@ -1,0 +1,310 @@
+"""A run's status from what is observed: the run, its Job and its runner pods.
+
+``reconcile_run`` is level-based: given the same observations it returns the same
+status and actions, however often it is called and whatever was missed in between.
+A terminal status (Succeeded, Failed, Invalid) is final: results recorded once are
+never recomputed, even after the Job and its pods are gone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from herd.api.loading import SpecError
+from herd.api.status import TERMINAL_PHASES, LoadTestRunStatus, Reason, RunnerCounts, RunResults
+from herd_operator.conditions import run_conditions
+from herd_operator.display import headline, run_summary
+from herd_operator.events import Event
+from herd_operator.job import active_deadline_seconds, release_time
+from herd_operator.merge import merge_results
+from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
+from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners
+from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
+
+_EXIT_MEANINGS = {
+    1: "thresholds failed",
+    2: "invalid spec",
+    3: "the run could not execute",
+    130: "interrupted (SIGINT)",
+    137: "killed (SIGKILL)",
+    143: "stopped (SIGTERM)",
+}
+
+
+class Action(StrEnum):
+    CREATE_RUNNERS = "CreateRunners"
+    """Create the runner ConfigMap and Job (``AlreadyExists`` means done)."""
+    SUSPEND_JOB = "SuspendJob"
+    """Set the Job's ``spec.suspend``: its pods are stopped, the Job (and what its pods
+    reported) stays."""
+    DELETE_JOB = "DeleteJob"
+    """Delete the Job and its pods (``ttlSecondsAfterFinished`` has passed)."""
+
+
+@dataclass(frozen=True)
+class RunReconcile:
+    status: dict[str, Any]
+    """The whole status to write (camelCase, as in the CRD)."""
+    actions: tuple[Action, ...] = ()
+    events: tuple[Event, ...] = ()
+    requeue_after: float | None = None
+    """Seconds until the status may change without any new observation."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    phase: str
+    message: str
+    failure: tuple[Reason, str] | None = None
+    results: RunResults | None = None
+    actions: tuple[Action, ...] = ()
+
+
+def _runner_failure(run: RunObject, runner: RunnerState) -> tuple[Reason, str]:
+    if runner.exit_reason == "OOMKilled":
+        limit = run.spec.runner.resources.limits.get("memory", "unset")
+        return Reason.OOM_KILLED, (
+            f"runner {runner.index} was killed for exceeding its memory limit ({limit}); "
+            "raise spec.runner.resources.limits.memory"
+        )
+    meaning = _EXIT_MEANINGS.get(runner.exit_code or 0, "error")
+    detail = f": {runner.message}" if runner.message else ""
+    return Reason.RUNNER_FAILED, (
+        f"runner {runner.index} exited with code {runner.exit_code} ({meaning}){detail}"
+    )
+
+
+def _partial_results(run: RunObject, runners: dict[int, RunnerState]) -> RunResults | None:
+    summaries = [runner.summary for runner in runners.values() if runner.summary]
+    return merge_results(run.spec, summaries) if summaries else None
+
+
+def _finished(run: RunObject, runners: dict[int, RunnerState]) -> _Outcome:
+    missing = [
+        index
+        for index in range(run.spec.parallelism)
+        if index not in runners or runners[index].summary is None
+    ]
+    if missing:
+        detail = "; ".join(
+            f"runner {index}: {runners[index].message or 'empty termination message'}"
+            if index in runners
+            else f"runner {index}: pod gone"
+            for index in missing
+        )
+        message = f"runners finished without a readable summary ({detail})"
+        return _Outcome(
+            "Failed",
+            message,
+            (Reason.RESULTS_MISSING, message),
+            _partial_results(run, runners),
+        )
+    results = merge_results(run.spec, [runners[i].summary for i in sorted(runners)])  # type: ignore[misc]
+    return _Outcome("Succeeded", headline(results), results=results)
+
+
+def _job_failed(run: RunObject, job: JobState, runners: dict[int, RunnerState]) -> _Outcome:
+    failed_runner = next((runner for runner in runners.values() if runner.failed), None)
+    if job.failure_reason == "DeadlineExceeded" or failed_runner is None:
+        deadline = job.active_deadline_seconds or active_deadline_seconds(run)
+        if job.failure_reason == "DeadlineExceeded":
+            reason, message = (
+                Reason.DEADLINE_EXCEEDED,
+                (
+                    f"the runner Job passed its deadline of {deadline}s "
+                    "(startup allowance + load.maxDuration + margin)"
+                ),
+            )
+        else:
+            reason = Reason.RUNNER_FAILED
+            message = f"the runner Job failed: {job.failure_message or job.failure_reason}"
+    else:
+        reason, message = _runner_failure(run, failed_runner)
+    return _Outcome("Failed", message, (reason, message), _partial_results(run, runners))
+
+
+def _in_progress(
+    run: RunObject, runners: dict[int, RunnerState], now: datetime, release: datetime
+) -> _Outcome:
+    failed_runner = next((runner for runner in runners.values() if runner.failed), None)
+    if failed_runner is not None:  # the Job controller will fail the Job (backoffLimit 0)
+        reason, message = _runner_failure(run, failed_runner)
+        return _Outcome("Failed", message, (reason, message), _partial_results(run, runners))
+    blocked = [runner for runner in runners.values() if runner.blocker]
+    if blocked:
+        first = blocked[0]
+        assert first.blocker is not None
+        message = f"runner {first.index} cannot start: {first.blocker.message}"
+        if now >= release:
+            # A synchronized start is no longer possible; stop the runners that did start.
+            message += " (the synchronized start has passed)"
+            return _Outcome(
+                "Failed", message, (first.blocker.reason, message), actions=(Action.SUSPEND_JOB,)
+            )
+        return _Outcome("Pending", message)
+    started = sum(1 for runner in runners.values() if runner.started)
+    total = run.spec.parallelism
+    if started < total:
+        return _Outcome("Pending", f"{started} of {total} runners started")
+    if now < release:
+        return _Outcome("Staging", f"{total} runners staging; load starts at {rfc3339(release)}")
+    return _Outcome("Running", f"{total} runners sending load")
+
+
+def _counts(total: int, runners: dict[int, RunnerState]) -> RunnerCounts:
+    running = sum(1 for r in runners.values() if r.started and r.exit_code is None)
+    succeeded = sum(1 for r in runners.values() if r.succeeded)
+    failed = sum(1 for r in runners.values() if r.failed)
+    return RunnerCounts(
+        total=total,
+        pending=max(0, total - running - succeeded - failed),
+        running=running,
+        succeeded=succeeded,
+        failed=failed,
+    )
+
+
+def _ended_before_start(
+    body: dict[str, Any], phase: str, reason: Reason, message: str, now: str
+) -> RunReconcile:
+    generation = metadata(body).get("generation")
+    previous = status_of(body)
+    status = LoadTestRunStatus(
+        phase=phase,  # type: ignore[arg-type]
+        verdict="failed",
+        message=message,
+        observed_generation=generation,
+        conditions=run_conditions(
+            phase, (reason, message), None, previous.get("conditions") or [], now, generation
+        ),
+        job_name=previous.get("jobName"),
+        completion_time=now,
+    )
+    return RunReconcile(
+        status=status.model_dump(mode="json", by_alias=True, exclude_none=True),
+        events=(Event("Warning", reason.value, message),),
+    )
+
+
+def _invalid(body: dict[str, Any], problems: list[str], now: str) -> RunReconcile:
+    return _ended_before_start(body, "Invalid", Reason.INVALID_SPEC, "; ".join(problems), now)
+
+
+def runners_rejected(body: dict[str, Any], api_message: str, now: datetime) -> RunReconcile:
+    """The status to write when the API server refuses the runner ConfigMap or Job
+    (HTTP 422, say an affinity it cannot parse): retrying would not help."""
+    message = f"the API server refused the runners: {api_message}"
+    return _ended_before_start(body, "Failed", Reason.JOB_REJECTED, message, rfc3339(now))
+
+
+def _ttl_actions(body: dict[str, Any], job: dict[str, Any] | None, now: datetime) -> RunReconcile:
+    previous = status_of(body)
+    ttl = (((body.get("spec") or {}).get("loadTest")) or {}).get("ttlSecondsAfterFinished")
+    finished = parse_time(previous.get("completionTime"))
+    if job is None or ttl is None or finished is None:
+        return RunReconcile(status=previous)
+    remaining = (finished - now).total_seconds() + ttl
+    if remaining <= 0:
+        return RunReconcile(status=previous, actions=(Action.DELETE_JOB,))
+    return RunReconcile(status=previous, requeue_after=remaining)
+
+
+def reconcile_run(
+    body: dict[str, Any],
+    job: dict[str, Any] | None,
+    pods: list[dict[str, Any]],
+    now: datetime,
+    settings: RunnerSettings = DEFAULT_SETTINGS,
+) -> RunReconcile:
+    """The run's status and what to do next, from the run, its Job and its pods."""
+    previous = status_of(body)
+    if previous.get("phase") in TERMINAL_PHASES:
+        return _ttl_actions(body, job, now)
+    stamp = rfc3339(now)
+    try:
+        run = read_run(body)
+    except SpecError as error:
+        return _invalid(body, error.problems, stamp)
+    release = release_time(run, settings)
+    runners = observe_runners(pods)
+    job_name = previous.get("jobName")
+    if job is None:
+        if job_name:
+            message = f"runner Job {job_name} was deleted before the run finished"
+            outcome = _Outcome("Failed", message, (Reason.JOB_DELETED, message))
+        else:
+            outcome = _Outcome(
+                "Pending",
+                f"creating {run.spec.parallelism} runners",
+                actions=(Action.CREATE_RUNNERS,),
+            )
+        job_state = JobState()
+    else:
+        job_name = metadata(job).get("name")
+        job_state = observe_job(job)
+        if job_state.complete:
+            outcome = _finished(run, runners)
+        elif job_state.failed:
+            outcome = _job_failed(run, job_state, runners)
+        else:
+            outcome = _in_progress(run, runners, now, release)
+    return _status(run, previous, job_name, job_state, runners, outcome, now, release)
+
+
+def _status(
+    run: RunObject,
+    previous: dict[str, Any],
+    job_name: str | None,
+    job: JobState,
+    runners: dict[int, RunnerState],
+    outcome: _Outcome,
+    now: datetime,
+    release: datetime,
+) -> RunReconcile:
+    stamp = rfc3339(now)
+    terminal = outcome.phase in TERMINAL_PHASES
+    results = outcome.results
+    verdict = None
+    if outcome.phase == "Succeeded" and results is not None:
+        verdict = results.verdict
+    elif outcome.phase in ("Failed", "Invalid"):
+        verdict = "failed"
+    status = LoadTestRunStatus(
+        phase=outcome.phase,  # type: ignore[arg-type]
+        verdict=verdict,  # type: ignore[arg-type]
+        message=outcome.message,
+        observed_generation=run.generation,
+        conditions=run_conditions(
+            outcome.phase,
+            outcome.failure,
+            results,
+            previous.get("conditions") or [],
+            stamp,
+            run.generation,
+        ),
+        job_name=job_name,
+        release_time=rfc3339(release),
+        start_time=job.start_time or previous.get("startTime"),
+        completion_time=(job.completion_time or stamp) if terminal else None,
+        runners=_counts(run.spec.parallelism, runners),
+        results=results,
+        summary=run_summary(run.name, results, verdict),
+    )
+    events: tuple[Event, ...] = ()
+    if outcome.phase != previous.get("phase"):
+        failed = outcome.failure is not None
+        reason = outcome.failure[0].value if outcome.failure else outcome.phase
+        events = (Event("Warning" if failed else "Normal", reason, outcome.message),)
+    requeue = None
+    if not terminal and now < release:
+        requeue = math.ceil((release - now).total_seconds())
+    return RunReconcile(
+        status=status.model_dump(mode="json", by_alias=True, exclude_none=True),
+        actions=outcome.actions,
+        events=events,
+        requeue_after=requeue,
+    )

@@ -1,0 +1,41 @@
+"""Operator-wide settings for runner pods; each field says its unit and default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from herd import __version__
+
+DEFAULT_RUNNER_IMAGE = f"ghcr.io/herd-dev/herd:{__version__}"
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How the operator builds runner Jobs (beyond what a LoadTest's spec says)."""
+
+    default_image: str = DEFAULT_RUNNER_IMAGE
+    """Image for runners when ``spec.runner.image`` is unset."""
+    startup_allowance_seconds: int = 60
+    """Seconds from a run's creation to its synchronized start: time for runner pods to
+    be scheduled, pull the image and stage uploads. A runner that is ready later starts
+    at once, and the skew shows in ``results.startSkewSeconds``."""
+    deadline_margin_seconds: int = 120
+    """Added to startup allowance + ``maxDuration`` for the Job's ``activeDeadlineSeconds``:
+    the engine stops itself at ``maxDuration``; the margin covers aborting in-flight
+    requests, S3 cleanup and writing the report. The deadline is only a backstop."""
+    run_as_user: int = 65532
+    """Numeric uid (and gid) of runner processes: non-root, verifiable by the kubelet."""
+    tmp_size_limit: str = "64Mi"
+    """Size of the writable ``/tmp`` (the root filesystem is read-only)."""
+    grace_margin_seconds: int = 30
+    """Added to ``drainTimeout`` for the pods' termination grace period, so a stopped
+    runner can drain, account for every request and write its summary."""
+
+    def __post_init__(self) -> None:
+        if self.startup_allowance_seconds < 0 or self.deadline_margin_seconds < 0:
+            raise ValueError("startup allowance and deadline margin must not be negative")
+        if self.run_as_user <= 0:
+            raise ValueError("runners must run as a non-root numeric uid")
+
+
+DEFAULT_SETTINGS = RunnerSettings()
