@@ -124,9 +124,9 @@ def fold(counts: dict[str, int], keep: int, limit: int) -> dict[str, int]:
 
 
 def _load_started_at(report: Report, release_at: float | None) -> float:
-    # The report has the process start and the staging time but not the moment the
-    # load was released: a runner ready before the release time starts at it, one
-    # still staging starts when staging ends.
+    if report.load_started_at is not None:
+        return datetime.fromisoformat(report.load_started_at).timestamp()
+    # A run stopped before its release: estimate as the release or the end of staging.
     started = datetime.fromisoformat(report.started_at).timestamp()
     staging = report.uploads.duration_seconds if report.uploads else 0.0
     return max(started + staging, release_at or 0.0)

@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from herd.api.report import Report
@@ -169,3 +171,26 @@ def test_requests_log_holds_every_sent_request(fresh_target, tmp_path):
     assert {line["error"] for line in lines} == {"http_429"}
     assert all(line["intended"] <= line["sent"] <= line["ttfb"] <= line["end"] for line in lines)
     assert len({line["worker"] for line in lines}) <= 2  # two loops, two workers at most
+
+
+def test_runner_summary_is_written_for_the_operator(fresh_target, tmp_path):
+    from herd_operator.summary import TERMINATION_MESSAGE_LIMIT, decode_summary
+
+    spec = {
+        "target": {"url": f"{fresh_target.url}/work"},
+        "load": {"pattern": "burst", "requests": 9},
+    }
+    summary_file = tmp_path / "termination-log"
+    process = run_herd_cli(
+        spec, tmp_path, "--runner-index", "1", "--runners", "3", "--summary", str(summary_file)
+    )
+    process.communicate(timeout=30)
+    text = summary_file.read_text()
+    assert len(text.encode()) <= TERMINATION_MESSAGE_LIMIT
+    summary = decode_summary(text)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert summary.runner == 1 and summary.runners == 3
+    assert summary.requests == (3, 3, 3, 0, 0)  # runner 1 of 3 takes a third of 9
+    assert report["load_started_at"] is not None
+    started = datetime.fromisoformat(report["load_started_at"]).timestamp()
+    assert summary.load_started_at == pytest.approx(started, abs=0.001)

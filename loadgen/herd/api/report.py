@@ -143,6 +143,9 @@ class Report(_Section):
     runners: int
     started_at: str
     """Wall-clock start (UTC, ISO 8601)."""
+    load_started_at: str | None = None
+    """Wall-clock time the load was released, after staging (UTC, ISO 8601); None when
+    the run stopped before. Runners' values give the start skew of a parallel run."""
     pattern: Literal["burst", "concurrency", "rate"]
     target: str
     """The target URL as written in the spec (``${VAR}`` not expanded)."""

@@ -75,6 +75,13 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every request (times, status, error, worker) as JSON lines here.",
 )
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the compact runner summary (at most 4096 bytes) here; runner pods use "
+    "their termination message file.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def run(
@@ -86,6 +93,7 @@ def run(
     release_at: float | None,
     html_path: Path | None,
     requests_log: Path | None,
+    summary_path: Path | None,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -130,6 +138,11 @@ def run(
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(document + "\n")
+    if summary_path is not None:
+        from herd_operator.summary import termination_message
+
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(load_run.redactor(termination_message(report, release_at)))
     if html_path is not None:
         from herd.views.html import render_html
 

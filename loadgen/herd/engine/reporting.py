@@ -40,6 +40,7 @@ class RunFacts:
     share: Share
     plan: Plan
     started_at: datetime
+    load_started_at: datetime | None
     planned: int
     load_seconds: float
     cpu_utilization: float
@@ -122,6 +123,7 @@ def build_report(
         runner=facts.share.index,
         runners=facts.share.count,
         started_at=facts.started_at.isoformat(),
+        load_started_at=facts.load_started_at.isoformat() if facts.load_started_at else None,
         pattern=facts.plan.pattern,
         target=spec.target.url,
         duration_seconds=round(facts.load_seconds, 6),

@@ -143,6 +143,7 @@ class LoadRun:
         probing = loop.create_task(probe.run()) if probe else None
         signals = self._install_signal_handlers(loop)
         load_started = load_ended = self._started
+        load_started_wall: datetime | None = None
         cpu_at_load_start = time.process_time()
         try:
             async with AsyncExitStack() as stack:
@@ -184,6 +185,7 @@ class LoadRun:
                         # the S3 client and staging block the loop (botocore loads its
                         # models) before any call is released.
                         load_started = now()
+                        load_started_wall = datetime.now(UTC)
                         cpu_at_load_start = time.process_time()
                         monitor = loop.create_task(_watch_loop_lag(loop_lag))
                         await self._issue_and_drain(dispatcher)
@@ -220,6 +222,7 @@ class LoadRun:
             share=self.options.share,
             plan=self.plan,
             started_at=started_at,
+            load_started_at=load_started_wall,
             planned=planned,
             load_seconds=load_seconds,
             cpu_utilization=cpu_during_load / load_seconds if load_seconds > 0 else 0.0,
