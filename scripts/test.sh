@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 
 # Debian packages the tests run: Prometheus and its Pushgateway (the metrics tests start
-# their own on 127.0.0.1) and Lua (the Argo CD health checks in docs/ are Lua scripts).
+# their own on 127.0.0.1), Lua (the Argo CD health checks in docs/ are Lua scripts), and
+# the benchmark's peers for its smoke test (nginx, wrk, hey).
 missing=()
-for package in prometheus prometheus-pushgateway lua5.4; do  # each installs its binary
-  command -v "$package" >/dev/null || missing+=("$package")
+for pair in prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway \
+    lua5.4:lua5.4 nginx:nginx-light wrk:wrk hey:hey; do  # binary:package
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
@@ -22,7 +24,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   else
     echo "MISSING Debian packages: ${missing[*]} (not root, or no apt-get: cannot install)." >&2
     echo "  Tests marked 'prometheus' (tests/metrics: real Pushgateway/Prometheus) will SKIP," >&2
-    echo "  and without lua5.4 so will tests/operator/test_argocd_health.py." >&2
+    echo "  and without lua5.4 so will tests/operator/test_argocd_health.py, and without" >&2
+    echo "  nginx tests/bench (wrk and hey missing: the smoke reports them missing)." >&2
     echo "  Install with: sudo apt-get install ${missing[*]}" >&2
   fi
 fi
