@@ -194,3 +194,23 @@ def test_runner_summary_is_written_for_the_operator(fresh_target, tmp_path):
     assert report["load_started_at"] is not None
     started = datetime.fromisoformat(report["load_started_at"]).timestamp()
     assert summary.load_started_at == pytest.approx(started, abs=0.001)
+
+
+async def test_a_starved_pool_is_measured_and_bounded(fresh_target):
+    """herd never starves its own pool; if a caller did, the wait is timed and capped."""
+    import asyncio
+
+    from herd.engine.calls import Caller, CallSettings, open_session
+    from herd.engine.recorder import Recorder
+    from herd.engine.records import RequestRecord, now
+
+    recorder = Recorder(now(), 0.1)
+    settings = CallSettings("GET", f"{fresh_target.url}/sleep/0.3", {}, None, None)
+    async with open_session(1, timeout=5, connect_timeout=5) as session:
+        caller = Caller(session, settings, recorder, pool_size=1, pool_timeout=0.1)
+        records = [RequestRecord(i, now()) for i in range(3)]
+        await asyncio.gather(*(caller.call(record, None) for record in records))
+    assert [r.error for r in records] == [None, "pool_timeout", "pool_timeout"]
+    assert all(0.1 <= r.end - r.sent < 0.2 for r in records[1:])
+    assert recorder.errors == {"pool_timeout": 2}
+    assert len(fresh_target.record()) == 1  # the starved calls never reached the target

@@ -69,12 +69,13 @@ class TargetSpec(ApiModel):
     """Request body, a sandboxed Jinja2 template rendered per request with ``request``
     (``index``, ``runner``) and ``uploads`` (each with ``key``, ``url``, ``uri``, ``size``)."""
     timeout: Duration = Field(default=150.0, gt=0)
-    """Whole-request timeout, from issuing the request to the last byte of the response,
-    pool wait and connect included."""
+    """Whole-request timeout, from taking a pooled connection (connect included) to the
+    last byte of the response."""
     connect_timeout: Duration = Field(default=10.0, gt=0)
     """Timeout for opening a TCP/TLS connection."""
     pool_timeout: Duration = Field(default=30.0, gt=0)
-    """How long a request may wait for a free connection in the client's pool."""
+    """How long a request may wait for a free connection in the client's pool. herd sizes
+    the pool to the load, so a wait at all means the client, not the target, set the pace."""
     worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
     """How to tell which endpoint worker served a request."""
 
@@ -266,7 +267,7 @@ ThresholdExpr = Annotated[str, AfterValidator(_check_threshold)]
 
 
 class MetricsSpec(ApiModel):
-    """Where results are pushed for Prometheus (cluster only)."""
+    """Where results are pushed for Prometheus (also by `herd run`; `--pushgateway` overrides)."""
 
     pushgateway: HttpUrlText
     """Prometheus Pushgateway URL the results of each run are pushed to."""

@@ -18,6 +18,7 @@ from herd.api.loading import SpecError, load_loadtest
 from herd.engine.errors import RunError
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
+from herd.metrics import MetricsSettings, PushSettings, exporting
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUN = 0, 1, 2, 3
 
@@ -82,6 +83,23 @@ def cli() -> None:
     help="Write the compact runner summary (at most 4096 bytes) here; runner pods use "
     "their termination message file.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus metrics at /metrics on this port during the run.",
+)
+@click.option(
+    "--metrics-host",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address to serve --metrics-port on.",
+)
+@click.option(
+    "--pushgateway",
+    metavar="URL",
+    help="Push metrics to this Prometheus Pushgateway during the run and once at its end "
+    "(default: spec.metrics.pushgateway).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def run(
@@ -94,6 +112,9 @@ def run(
     html_path: Path | None,
     requests_log: Path | None,
     summary_path: Path | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    pushgateway: str | None,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -128,8 +149,16 @@ def run(
         console = Console()
         show_live = console.is_terminal and not quiet
         try:
+            # The flag overrides the spec, as flags do; cluster runners get the spec's.
+            spec_metrics = loadtest.spec.metrics
+            push_url = pushgateway or (spec_metrics.pushgateway if spec_metrics else None)
+            metrics = MetricsSettings(
+                port=metrics_port,
+                host=metrics_host,
+                push=PushSettings(push_url) if push_url else None,
+            )
             with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-                report = runner.run(_execute(load_run, console if show_live else None))
+                report = runner.run(_execute(load_run, console if show_live else None, metrics))
         except RunError as error:
             err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
             sys.exit(error.exit_code)
@@ -159,14 +188,18 @@ def run(
     sys.exit(EXIT_PASSED if report.verdict == "passed" else EXIT_FAILED)
 
 
-async def _execute(load_run: LoadRun, console: Console | None):
+async def _execute(load_run: LoadRun, console: Console | None, metrics: MetricsSettings):
     progress = None
     if console is not None:
         from herd.cli.console import show_progress
 
         progress = asyncio.ensure_future(show_progress(load_run, console))
     try:
-        return await load_run.execute()
+        async with exporting(load_run, metrics) as exported:
+            report = await load_run.execute()
+            if exported is not None:
+                exported.finish(report)  # the verdict goes into the final push
+            return report
     finally:
         if progress is not None:
             progress.cancel()

@@ -2,8 +2,9 @@
 
 One ``ClientSession`` serves the whole run; its connector is sized to the peak
 number of requests in flight, so requests never queue behind each other inside
-the client (the incident's failure). Pool waits, wire time and time to first
-byte come from aiohttp's ``TraceConfig`` so they are measured where they happen.
+the client (the incident's failure). Should they ever have to (an open loop at
+its in-flight cap), the wait for a pool slot is measured and bounded by
+``poolTimeout``; a burst also records when each request reached the socket.
 """
 
 from __future__ import annotations
@@ -36,32 +37,26 @@ class CallSettings:
     worker_json_path: str | None
 
 
-def _trace_config() -> aiohttp.TraceConfig:
+def _wire_trace() -> aiohttp.TraceConfig:
+    """Records when each request's headers hit the socket (a burst's true spread).
+
+    Tracing costs every request a handful of awaited signals whether anyone listens or
+    not, so only bursts — bounded in size, where the spread is the measurement — use it.
+    """
     trace = aiohttp.TraceConfig()
-
-    async def pool_wait_started(_session, context, _params) -> None:
-        record = context.trace_request_ctx
-        if record is not None:
-            record.pool_queued = now()
-
-    async def pool_wait_ended(_session, context, _params) -> None:
-        record = context.trace_request_ctx
-        if record is not None:
-            record.pool_wait = now() - record.pool_queued
-            record.pool_queued = 0.0
 
     async def headers_sent(_session, context, _params) -> None:
         record = context.trace_request_ctx
         if record is not None:
             record.wire = now()
 
-    trace.on_connection_queued_start.append(pool_wait_started)
-    trace.on_connection_queued_end.append(pool_wait_ended)
     trace.on_request_headers_sent.append(headers_sent)
     return trace
 
 
-def open_session(pool_size: int, timeout: float, connect_timeout: float, pool_timeout: float):
+def open_session(
+    pool_size: int, timeout: float, connect_timeout: float, trace_wire: bool = False
+) -> aiohttp.ClientSession:
     """A session whose pool holds ``pool_size`` connections to the target."""
     connector = aiohttp.TCPConnector(
         limit=pool_size,
@@ -73,10 +68,10 @@ def open_session(pool_size: int, timeout: float, connect_timeout: float, pool_ti
         connector=connector,
         timeout=aiohttp.ClientTimeout(
             total=timeout,
-            connect=pool_timeout + connect_timeout,  # aiohttp's connect includes the pool wait
+            connect=connect_timeout,  # the Caller's slots keep aiohttp's pool from queueing
             sock_connect=connect_timeout,
         ),
-        trace_configs=[_trace_config()],
+        trace_configs=[_wire_trace()] if trace_wire else None,
         cookie_jar=aiohttp.DummyCookieJar(),  # load, not a browsing session: no state between calls
         raise_for_status=False,
         auto_decompress=True,
@@ -107,8 +102,19 @@ def classify_exception(error: BaseException, record: RequestRecord) -> str:
 class Caller:
     """Sends requests to the target and reports each one to the recorder."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: CallSettings, recorder: Recorder):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: CallSettings,
+        recorder: Recorder,
+        pool_size: int,
+        pool_timeout: float,
+    ):
         self._session = session
+        # One slot per pooled connection: waiting for a slot is waiting for the pool,
+        # measured here for the price of a semaphore instead of aiohttp's tracing.
+        self._slots = asyncio.Semaphore(pool_size)
+        self._pool_timeout = pool_timeout
         self._settings = settings
         self._recorder = recorder
         self._json_path = None
@@ -126,24 +132,28 @@ class Caller:
         record.sent = now()
         recorder.on_sent(record)
         try:
-            async with self._session.request(
-                settings.method,
-                settings.url,
-                headers=settings.headers,
-                data=body,
-                trace_request_ctx=record,
-            ) as response:
-                record.ttfb = now()
-                record.status = response.status
-                payload = await response.read()
-                record.end = now()
-                if response.status >= 400:
-                    record.error = f"http_{response.status}"
-                worker_header = settings.worker_header
-                if worker_header is not None:
-                    record.worker = response.headers.get(worker_header)
-                if payload and len(payload) <= _MAX_JSON_BYTES:
-                    self._read_json_fields(record, payload)
+            await self._take_slot(record)
+            try:
+                async with self._session.request(
+                    settings.method,
+                    settings.url,
+                    headers=settings.headers,
+                    data=body,
+                    trace_request_ctx=record,
+                ) as response:
+                    record.ttfb = now()
+                    record.status = response.status
+                    payload = await response.read()
+                    record.end = now()
+                    if response.status >= 400:
+                        record.error = f"http_{response.status}"
+                    worker_header = settings.worker_header
+                    if worker_header is not None:
+                        record.worker = response.headers.get(worker_header)
+                    if payload and len(payload) <= _MAX_JSON_BYTES:
+                        self._read_json_fields(record, payload)
+            finally:
+                self._slots.release()
         except asyncio.CancelledError:
             record.end = now()
             record.error = self.abort_class
@@ -155,6 +165,17 @@ class Caller:
             if record.error == "internal":
                 log.warning("request %d failed unexpectedly: %r", record.index, error)
         recorder.on_done(record)
+
+    async def _take_slot(self, record: RequestRecord) -> None:
+        """Wait for a pooled connection; TimeoutError (a ``pool_timeout``) past the limit."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns without suspending
+            return
+        record.pool_queued = now()
+        async with asyncio.timeout(self._pool_timeout):
+            await self._slots.acquire()
+        record.pool_wait = now() - record.pool_queued
+        record.pool_queued = 0.0
 
     def _read_json_fields(self, record: RequestRecord, payload: bytes) -> None:
         wants_worker = record.worker is None and self._json_path is not None

@@ -153,7 +153,7 @@ class LoadRun:
                         self.plan.pool_size,
                         target.timeout,
                         target.connect_timeout,
-                        target.pool_timeout,
+                        trace_wire=self.plan.pattern == "burst",
                     )
                 )
                 stager = None
@@ -165,7 +165,9 @@ class LoadRun:
                 prestaged: dict[int, list[StagedObject] | StagingFailed] | None = None
                 if stager is not None and uploads.mode == "prestage":
                     prestaged = {}
-                caller = Caller(session, settings, recorder)
+                caller = Caller(
+                    session, settings, recorder, self.plan.pool_size, target.pool_timeout
+                )
                 dispatcher = self._dispatcher = Dispatcher(
                     caller,
                     renderer,
