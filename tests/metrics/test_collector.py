@@ -141,6 +141,8 @@ async def test_upload_metrics(echo, s3_server, bucket):
     assert single(samples, "herd_upload_duration_seconds_count") == 16
     assert single(samples, "herd_uploads_in_flight") == 0
     assert single(samples, "herd_upload_retries_total") == 0
+    # 16 objects through 4 slots: the uploads beyond the first 4 waited for a slot.
+    assert 12 <= single(samples, "herd_pool_wait_seconds_count", pool="s3") <= 16
 
 
 async def test_endpoint_gauges_come_from_the_latest_probe_sample(echo):

@@ -72,6 +72,9 @@ class UploadStats:
         self.peak_in_flight = 0
         self.errors: dict[str, int] = {}
         self.latency = Histogram()
+        # Waits for an upload slot (only uploads that waited): with more objects than
+        # slots, staging queues by design; the calls never wait on it in prestage mode.
+        self.slot_wait = Histogram()
         self.first_start: float | None = None
         self.last_end: float | None = None
         self.cleanup_deleted = 0
@@ -180,7 +183,10 @@ class Stager:
         for attempt in range(1, spec.max_attempts + 1):
             if self._fatal:
                 raise StagingFailed(self._fatal)
+            queued = now() if self._semaphore.locked() else None
             async with self._semaphore:
+                if queued is not None:
+                    stats.slot_wait.record(now() - queued)
                 if self._fatal:  # it may have come while this upload waited for a slot
                     raise StagingFailed(self._fatal)
                 started = now()

@@ -222,14 +222,18 @@ class RunCollector(Collector):
         f, recorder, loop_lag = self._families, self._run.recorder, self._run.loop_lag
         families: list[Metric | None] = []
         if recorder is not None:
-            buckets, total = hdr_buckets(recorder.pool_wait, WAIT_BUCKETS)
+            pools = [(("http",), *hdr_buckets(recorder.pool_wait, WAIT_BUCKETS))]
+            if self._run.upload_stats is not None:
+                pools.append(
+                    (("s3",), *hdr_buckets(self._run.upload_stats.slot_wait, WAIT_BUCKETS))
+                )
             families.append(
                 f.histogram(
                     "herd_pool_wait_seconds",
-                    "Waits for a pooled connection, per pool (http: the calls; only "
-                    "requests that had to wait are observed). Waiting means herd, not the "
-                    "endpoint, held requests back.",
-                    [(("http",), buckets, total)],
+                    "Waits for a pooled connection, per pool (only waits are observed). http: "
+                    "the calls — any wait means herd, not the endpoint, held requests back; "
+                    "s3: uploads waiting for one of uploads.concurrency slots.",
+                    pools,
                     ["pool"],
                 )
             )
