@@ -11,42 +11,18 @@ from typing import Any
 
 import pytest
 
-from herd.api.report import Report
-from tests.conftest import run_spec, s3_client
+from tests.conftest import s3_client
 from tests.support.servers import RecordingTarget
+from tests.support.staging import burst, uploads_to
 
 pytestmark = pytest.mark.timeout(20)
 
-BODY = '{"i": {{ request.index }}, "images": {{ uploads | map(attribute="url") | list | tojson }}}'
 RUN_ID = "staging-test-run"
 KEY_PREFIX = f"herd/{RUN_ID}/"
 
 
 def upload_spec(s3_server, bucket: str, **overrides: Any) -> dict[str, Any]:
-    spec = {
-        "endpoint": s3_server.url,
-        "region": "us-east-1",
-        "bucket": bucket,
-        "perRequest": 3,
-        "source": {"synthetic": {"sizeBytes": 4096}},
-        "concurrency": 4,
-        "cleanup": False,
-    }
-    spec.update(overrides)
-    return spec
-
-
-async def burst(
-    target: RecordingTarget, uploads: dict[str, Any], requests: int, **options: Any
-) -> Report:
-    return await run_spec(
-        {
-            "target": {"url": f"{target.url}/work", "body": BODY},
-            "uploads": uploads,
-            "load": {"pattern": "burst", "requests": requests},
-        },
-        **options,
-    )
+    return uploads_to(s3_server.url, bucket, **overrides)
 
 
 def urls_by_request(target: RecordingTarget) -> dict[int, list[str]]:

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from herd.api.report import Report
-from tests.conftest import run_spec, s3_client
+from tests.conftest import s3_client
 from tests.support.s3_fault_proxy import KeyFault, S3FaultProxy, s3_fault_proxy
 from tests.support.servers import RecordingTarget
+from tests.support.staging import burst, uploads_to
 
 pytestmark = pytest.mark.timeout(20)
 
-BODY = '{"i": {{ request.index }}, "images": {{ uploads | map(attribute="url") | list | tojson }}}'
 SLOW_PUT = 0.1  # seconds the proxy adds to every object PUT
 BURST_TOGETHER = 0.1  # a burst "arrives together" within this spread
 
@@ -40,29 +40,8 @@ def proxy(fault_proxy_server: S3FaultProxy) -> S3FaultProxy:
 
 
 def uploads_via(proxy: S3FaultProxy, bucket: str, **overrides: Any) -> dict[str, Any]:
-    spec = {
-        "endpoint": proxy.url,
-        "region": "us-east-1",
-        "bucket": bucket,
-        "perRequest": 3,
-        "source": {"synthetic": {"sizeBytes": 1024}},
-        "concurrency": 4,
-        "cleanup": False,
-    }
-    spec.update(overrides)
-    return spec
-
-
-async def burst(
-    target: RecordingTarget, uploads: dict[str, Any], requests: int, **options: Any
-) -> Report:
-    return await run_spec(
-        {
-            "target": {"url": f"{target.url}/work", "body": BODY},
-            "uploads": uploads,
-            "load": {"pattern": "burst", "requests": requests},
-        },
-        **options,
+    return uploads_to(
+        proxy.url, bucket, **{"source": {"synthetic": {"sizeBytes": 1024}}, **overrides}
     )
 
 
