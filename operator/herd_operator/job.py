@@ -45,7 +45,7 @@ def active_deadline_seconds(run: RunObject, settings: RunnerSettings = DEFAULT_S
     )
 
 
-def runner_command(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> list[str]:
+def runner_args(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> list[str]:
     # $(JOB_COMPLETION_INDEX) is expanded by the kubelet from the variable the Job
     # controller adds to every container of an Indexed Job.
     return [
@@ -65,7 +65,15 @@ def runner_command(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) 
         "--summary",
         TERMINATION_MESSAGE_PATH,
         "--quiet",
+        *_pushgateway_default(run, settings),
     ]
+
+
+def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:
+    # --pushgateway overrides the spec's, so it is given only where the spec names none.
+    if settings.pushgateway and run.spec.metrics is None:
+        return ["--pushgateway", settings.pushgateway]
+    return []
 
 
 def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
@@ -82,7 +90,9 @@ def _container(
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": runner.image or settings.default_image,
-        "command": runner_command(run, settings),
+        # args, not command: the image's entrypoint (tini, PID 1) forwards SIGTERM to herd,
+        # which drains and accounts for every request before the pod goes.
+        "args": runner_args(run, settings),
         "env": _container_env(runner),
         "resources": runner.resources.model_dump(by_alias=True),
         "securityContext": {

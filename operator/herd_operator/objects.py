@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from herd.api.loading import SpecError, describe_validation_error
 from herd.api.runs import LoadTestRun
 from herd.api.spec import LoadTestSpec
+from herd_operator.caps import NO_CAPS, Caps, cap_problems
 
 
 def rfc3339(moment: datetime) -> str:
@@ -46,9 +47,10 @@ class RunObject:
     status: dict[str, Any] = field(default_factory=dict)
 
 
-def cluster_problems(spec: LoadTestSpec, prefix: str) -> list[str]:
-    """What a valid spec still cannot do in a cluster (it can with ``herd run``)."""
-    problems = []
+def cluster_problems(spec: LoadTestSpec, prefix: str, caps: Caps = NO_CAPS) -> list[str]:
+    """What a valid spec still cannot do in a cluster (it can with ``herd run``): read a
+    local directory, or exceed the operator-wide caps."""
+    problems = cap_problems(spec, caps, prefix)
     if spec.uploads is not None and spec.uploads.source.directory is not None:
         problems.append(
             f"{prefix}.uploads.source.directory: runner pods cannot read a local directory; "
@@ -57,13 +59,15 @@ def cluster_problems(spec: LoadTestSpec, prefix: str) -> list[str]:
     return problems
 
 
-def read_run(body: dict[str, Any]) -> RunObject:
-    """Validate a LoadTestRun object; raises SpecError naming every bad field."""
+def read_run(body: dict[str, Any], caps: Caps = NO_CAPS) -> RunObject:
+    """Validate a LoadTestRun object; raises SpecError naming every bad field.
+
+    The caps apply to runs too: a run object created by hand is held to them as well."""
     try:
         run = LoadTestRun.model_validate(body)
     except ValidationError as error:
         raise SpecError(describe_validation_error(error)) from None
-    problems = cluster_problems(run.spec.load_test, "spec.loadTest")
+    problems = cluster_problems(run.spec.load_test, "spec.loadTest", caps)
     if problems:
         raise SpecError(problems)
     meta = metadata(body)

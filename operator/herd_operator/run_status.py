@@ -16,6 +16,7 @@ from typing import Any
 
 from herd.api.loading import SpecError
 from herd.api.status import TERMINAL_PHASES, LoadTestRunStatus, Reason, RunnerCounts, RunResults
+from herd_operator.caps import NO_CAPS
 from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
 from herd_operator.events import Event
@@ -225,8 +226,11 @@ def reconcile_run(
     if previous.get("phase") in TERMINAL_PHASES:
         return _ttl_actions(body, job, now)
     stamp = rfc3339(now)
+    # The caps guard the start: a run already started when an operator with lower caps
+    # takes over is seen through, not cut off with its runners still going.
+    caps = settings.caps if job is None and not previous.get("jobName") else NO_CAPS
     try:
-        run = read_run(body)
+        run = read_run(body, caps)
     except SpecError as error:
         return _invalid(body, error.problems, stamp)
     release = release_time(run, settings)

@@ -23,6 +23,7 @@ from typing import Any
 from herd.api.loading import SpecError, parse_loadtest
 from herd.api.spec import LoadTest
 from herd.api.status import TERMINAL_PHASES, LoadTestStatus, RunSummary
+from herd_operator.caps import NO_CAPS, Caps
 from herd_operator.cron_times import schedule_due
 from herd_operator.events import Event
 from herd_operator.history import history_limits, runs_to_delete
@@ -112,15 +113,16 @@ def _record(status: dict[str, Any], request: RunRequest) -> None:
 
 
 def next_action(
-    body: dict[str, Any], runs: list[dict[str, Any]], now: datetime
+    body: dict[str, Any], runs: list[dict[str, Any]], now: datetime, caps: Caps = NO_CAPS
 ) -> LoadTestDecision:
-    """The LoadTest's status, and which run to create and which to delete, at ``now``."""
+    """The LoadTest's status, and which run to create and which to delete, at ``now``;
+    a spec over the operator-wide ``caps`` is ``Invalid`` and starts no run."""
     previous = status_of(body)
     generation = metadata(body).get("generation")
     keep = {key: previous[key] for key in _CARRIED_OVER if key in previous}
     try:
         loadtest = parse_loadtest(body)
-        problems = cluster_problems(loadtest.spec, "spec")
+        problems = cluster_problems(loadtest.spec, "spec", caps)
     except SpecError as error:
         problems = error.problems
     if problems:

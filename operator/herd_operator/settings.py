@@ -1,17 +1,18 @@
-"""Operator-wide settings for runner pods; each field says its unit and default."""
+"""Operator-wide settings for runs and their runner pods; each field says its unit and default."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from herd import __version__
+from herd_operator.caps import NO_CAPS, Caps
 
 DEFAULT_RUNNER_IMAGE = f"ghcr.io/herd-dev/herd:{__version__}"
 
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How the operator builds runner Jobs (beyond what a LoadTest's spec says)."""
+    """What the operator adds to every run beyond its spec: limits and runner Job details."""
 
     default_image: str = DEFAULT_RUNNER_IMAGE
     """Image for runners when ``spec.runner.image`` is unset."""
@@ -30,6 +31,10 @@ class RunnerSettings:
     grace_margin_seconds: int = 30
     """Added to ``drainTimeout`` for the pods' termination grace period, so a stopped
     runner can drain, account for every request and write its summary."""
+    caps: Caps = NO_CAPS
+    """Operator-wide caps; a LoadTest or run over one is ``Invalid`` and never runs."""
+    pushgateway: str | None = None
+    """Pushgateway runners push to when a spec sets no ``metrics.pushgateway``."""
 
     def __post_init__(self) -> None:
         if self.startup_allowance_seconds < 0 or self.deadline_margin_seconds < 0:

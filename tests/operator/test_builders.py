@@ -99,7 +99,7 @@ def expected_job(runners: int, deadline: int, container: dict, pod: dict, grace:
                     "containers": [
                         {
                             "name": "runner",
-                            "command": command(runners),
+                            "args": command(runners),
                             "securityContext": HARDENED_CONTAINER,
                             "terminationMessagePath": "/dev/termination-log",
                             "terminationMessagePolicy": "File",
@@ -197,7 +197,7 @@ def test_one_runner_is_still_an_indexed_job():
     job = build_runner_job(read_run(run_body({**MINIMAL_SPEC, "parallelism": 1})))
     assert job["spec"]["completionMode"] == "Indexed"
     assert job["spec"]["completions"] == job["spec"]["parallelism"] == 1
-    assert "--runners" in (cmd := job["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "--runners" in (cmd := job["spec"]["template"]["spec"]["containers"][0]["args"])
     assert cmd[cmd.index("--runners") + 1] == "1"
 
 
@@ -225,7 +225,7 @@ def test_settings_shape_the_job():
     assert pod["securityContext"]["runAsUser"] == container["securityContext"]["runAsUser"] == 1000
     assert pod["volumes"][1]["emptyDir"] == {"sizeLimit": "1Gi"}
     assert pod["terminationGracePeriodSeconds"] == 30 + 5
-    release = container["command"][container["command"].index("--release-at") + 1]
+    release = container["args"][container["args"].index("--release-at") + 1]
     assert (
         float(release)
         == release_time(run, settings).timestamp()

@@ -216,9 +216,11 @@ def _configure_logging(verbose: int, load_run: LoadRun) -> None:
 
 def _register_commands() -> None:
     from herd.cli.demo import demo
+    from herd.cli.operator import operator
     from herd.cli.sim import sim
 
     cli.add_command(demo)
+    cli.add_command(operator)
     cli.add_command(sim)
 
 

@@ -1,0 +1,115 @@
+"""The kopf handlers: the thin edge between Kubernetes events and ``Reconcilers``.
+
+Each handler only decodes what kopf hands it and calls a reconcile; nothing here
+decides anything. Handlers are registered on a registry the caller passes in, so an
+operator (or a test) builds its own set without module-level state.
+
+- LoadTest created, changed or seen at startup, and a timer when it is due → reconcile
+  the LoadTest.
+- LoadTestRun created, changed or seen at startup, a timer when it is due, and any event
+  of its runner Job or pods (found by the ``herd.dev/run`` label) → reconcile the run,
+  with the Job and pods from kopf's indexes (filled before any handler runs, so a
+  restarted operator sees the Job it created before and does not create another).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kopf
+
+from herd.api.crd import LOADTEST_PLURAL, RUN_PLURAL
+from herd.api.spec import API_GROUP, API_VERSION
+from herd_operator.naming import RUN_LABEL
+from herd_operator.reconcilers import Reconcilers, RunnerObjects, loadtest_key, run_key
+
+
+def _runner_objects(
+    namespace: str, run: str, runner_jobs: kopf.Index, runner_pods: kopf.Index
+) -> RunnerObjects:
+    key = (namespace, run)
+    jobs = list(runner_jobs.get(key, []))
+    return RunnerObjects(job=jobs[0] if jobs else None, pods=list(runner_pods.get(key, [])))
+
+
+def _snapshot(body: kopf.Body) -> dict[str, Any]:
+    return copy.deepcopy(dict(body))
+
+
+def register(registry: kopf.OperatorRegistry, edge: Reconcilers, tick_seconds: float) -> None:
+    """Register herd's handlers on ``registry``; timers look every ``tick_seconds``."""
+    loadtests: dict[str, Any] = {
+        "group": API_GROUP,
+        "version": API_VERSION,
+        "plural": LOADTEST_PLURAL,
+        "registry": registry,
+    }
+    runs: dict[str, Any] = {**loadtests, "plural": RUN_PLURAL}
+    runner_objects: dict[str, Any] = {"labels": {RUN_LABEL: kopf.PRESENT}, "registry": registry}
+
+    @kopf.on.login(id="login", registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The same source as the reconcilers' client: in-cluster, else KUBECONFIG.
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.resume(**loadtests, id="loadtest")
+    @kopf.on.create(**loadtests, id="loadtest")
+    @kopf.on.update(**loadtests, id="loadtest")
+    async def loadtest_changed(namespace: str, name: str, **_: Any) -> None:
+        await edge.loadtest(namespace, name)
+
+    @kopf.timer(**loadtests, id="loadtest-due", interval=tick_seconds)
+    async def loadtest_due(namespace: str, name: str, **_: Any) -> None:
+        if edge.requeue.is_due(loadtest_key(namespace, name)):
+            await edge.loadtest(namespace, name)
+
+    @kopf.on.event(**loadtests, id="loadtest-deleted")
+    def loadtest_event(type: str, namespace: str, name: str, **_: Any) -> None:
+        if type == "DELETED":
+            edge.forget(loadtest_key(namespace, name))
+
+    @kopf.index("batch", "v1", "jobs", **runner_objects, id="runner_jobs")
+    def runner_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
+        return {(namespace, labels[RUN_LABEL]): _snapshot(body)}
+
+    @kopf.index("v1", "pods", **runner_objects, id="runner_pods")
+    def runner_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
+        return {(namespace, labels[RUN_LABEL]): _snapshot(body)}
+
+    @kopf.on.resume(**runs, id="run")
+    @kopf.on.create(**runs, id="run")
+    @kopf.on.update(**runs, id="run")
+    async def run_changed(
+        namespace: str, name: str, runner_jobs: kopf.Index, runner_pods: kopf.Index, **_: Any
+    ) -> None:
+        await edge.run(namespace, name, _runner_objects(namespace, name, runner_jobs, runner_pods))
+
+    @kopf.timer(**runs, id="run-due", interval=tick_seconds)
+    async def run_due(
+        namespace: str, name: str, runner_jobs: kopf.Index, runner_pods: kopf.Index, **_: Any
+    ) -> None:
+        if edge.requeue.is_due(run_key(namespace, name)):
+            runners = _runner_objects(namespace, name, runner_jobs, runner_pods)
+            await edge.run(namespace, name, runners)
+
+    @kopf.on.event(**runs, id="run-deleted")
+    def run_event(type: str, namespace: str, name: str, **_: Any) -> None:
+        if type == "DELETED":
+            edge.forget(run_key(namespace, name))
+
+    @kopf.on.event("batch", "v1", "jobs", **runner_objects, id="runner-job")
+    @kopf.on.event("v1", "pods", **runner_objects, id="runner-pod")
+    async def runner_changed(
+        namespace: str,
+        labels: kopf.Labels,
+        runner_jobs: kopf.Index,
+        runner_pods: kopf.Index,
+        **_: Any,
+    ) -> None:
+        run = labels[RUN_LABEL]
+        await edge.run(namespace, run, _runner_objects(namespace, run, runner_jobs, runner_pods))
+
+    @kopf.on.probe(id="runsByPhase", registry=registry)
+    def runs_by_phase(**_: Any) -> dict[str, int]:
+        return edge.metrics.phase_counts()
