@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 
 # Debian packages the tests run: Prometheus and its Pushgateway (the metrics tests start
-# their own on 127.0.0.1), Lua (the Argo CD health checks in docs/ are Lua scripts), and
-# the benchmark's peers for its smoke test (nginx, wrk, hey).
+# their own on 127.0.0.1), Lua (the Argo CD health checks in docs/ are Lua scripts),
+# the benchmark's peers for its smoke test (nginx, wrk, hey), and buildah and debootstrap
+# (tests/image builds the Dockerfile without a Docker daemon).
 missing=()
 for pair in prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway \
-    lua5.4:lua5.4 nginx:nginx-light wrk:wrk hey:hey; do  # binary:package
-  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+    lua5.4:lua5.4 nginx:nginx-light wrk:wrk hey:hey \
+    buildah:buildah debootstrap:debootstrap; do  # binary:package
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
@@ -26,10 +28,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "  Tests marked 'prometheus' (tests/metrics: real Pushgateway/Prometheus) will SKIP," >&2
     echo "  and without lua5.4 so will tests/operator/test_argocd_health.py, and without" >&2
     echo "  nginx tests/bench (wrk and hey missing: the smoke reports them missing)." >&2
+    echo "  Without buildah and debootstrap (and root), tests/image/test_image_build.py will" >&2
+    echo "  SKIP: the Dockerfile is then neither built nor run (test_dockerfile.py still runs)." >&2
     echo "  Install with: sudo apt-get install ${missing[*]}" >&2
   fi
 fi
 
+# kubectl has no Debian package; machines built for herd carry it (/usr/bin/kubectl).
+if ! command -v kubectl >/dev/null; then
+  echo "MISSING kubectl: tests/operator_e2e/test_kubectl.py will SKIP (kubectl get lt against" >&2
+  echo "  the API stand-in). Install it from https://kubernetes.io/docs/tasks/tools/" >&2
+fi
+
 .venv/bin/ruff check .
 .venv/bin/lint-imports
-exec .venv/bin/python -m pytest "$@"
+# -rs: every skipped test is listed with its reason at the end, never skipped silently.
+exec .venv/bin/python -m pytest -rs "$@"
