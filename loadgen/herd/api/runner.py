@@ -62,18 +62,26 @@ class Toleration(ApiModel):
     """Lets runners schedule onto nodes with a matching taint."""
 
     key: str | None = None
+    """Taint key to tolerate; empty with ``Exists`` tolerates every taint."""
     operator: Literal["Exists", "Equal"] | None = None
+    """``Equal`` (the default) matches ``value``; ``Exists`` matches any value."""
     value: str | None = None
+    """Taint value to match with ``Equal``."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to match; empty matches every effect."""
     toleration_seconds: int | None = None
+    """With ``NoExecute``: how long a runner stays on a node after the taint appears."""
 
 
 class SecretKeySelector(ApiModel):
     """One key of a Secret in the LoadTest's namespace."""
 
     name: str
+    """Name of the Secret."""
     key: str
+    """Key within the Secret."""
     optional: bool | None = None
+    """When true, a missing Secret or key leaves the variable unset instead of failing."""
 
 
 class EnvVarSource(ApiModel):
@@ -87,8 +95,11 @@ class EnvVar(ApiModel):
     ``value`` (for non-secret settings) or ``valueFrom.secretKeyRef``."""
 
     name: str = Field(pattern=ENV_NAME_PATTERN)
+    """Variable name, as ``${NAME}`` in the spec refers to it."""
     value: str | None = None
+    """A plain value (never for secrets: it would be readable in the object)."""
     value_from: EnvVarSource | None = None
+    """The value from a key of a Secret."""
 
     @model_validator(mode="after")
     def _one_source(self) -> EnvVar:
@@ -103,14 +114,18 @@ class SecretEnvSource(ApiModel):
     """A Secret whose keys all become environment variables."""
 
     name: str
+    """Name of the Secret."""
     optional: bool | None = None
+    """When true, a missing Secret is ignored instead of failing the runners."""
 
 
 class EnvFromSource(ApiModel):
     """Every key of a Secret as an environment variable, optionally prefixed."""
 
     secret_ref: SecretEnvSource
+    """The Secret whose keys become variables."""
     prefix: str | None = None
+    """Prepended to every key to form the variable name."""
 
 
 class RunnerSpec(ApiModel):
@@ -119,9 +134,13 @@ class RunnerSpec(ApiModel):
     image: str | None = None
     """Runner image; by default the herd image of the operator's own version."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """When the kubelet pulls the image; Kubernetes' default when unset."""
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    """CPU and memory requests and limits of each runner."""
     node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node labels the runner pods must match (e.g. a dedicated load-generation pool)."""
     tolerations: list[Toleration] = Field(default_factory=list)
+    """Taints the runner pods tolerate."""
     affinity: dict[str, Any] | None = None
     """A Kubernetes ``Affinity`` (nodeAffinity, podAffinity, podAntiAffinity), passed to
     the pods as written; the API server validates it when the Job is created."""

@@ -124,7 +124,11 @@ class UploadSpec(ApiModel):
     endpoint: HttpUrlText | None = None
     """S3 API endpoint for S3-compatible stores; AWS when unset."""
     region: str | None = None
+    """S3 region (for S3-compatible stores, the provider's name, e.g. ``eu-ro-1``);
+    the AWS SDK's default when unset."""
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    """Bucket the inputs are staged to; it must exist, and the credentials must be
+    allowed to write to it."""
     prefix: str = "herd/"
     """Key prefix; herd adds ``<run id>/`` below it so runs never collide."""
     per_request: int = Field(default=1, ge=1, le=100)
@@ -150,7 +154,9 @@ class Stage(ApiModel):
     """One step of a ramp: move linearly to ``target`` requests per second."""
 
     duration: Duration = Field(gt=0)
+    """How long this step lasts."""
     target: float = Field(ge=0, le=MAX_RATE)
+    """Arrival rate in requests per second reached at the end of the step."""
 
 
 class LoadSpec(ApiModel):
@@ -227,10 +233,15 @@ class ProbeFields(ApiModel):
     """JSONPaths into the health response; RunPod's ``/health`` shape by default."""
 
     workers_running: str = "$.workers.running"
+    """Workers busy with requests."""
     workers_idle: str = "$.workers.idle"
+    """Workers ready and waiting."""
     workers_initializing: str = "$.workers.initializing"
+    """Workers starting (cold starts in progress)."""
     jobs_in_queue: str = "$.jobs.inQueue"
+    """Requests waiting for a worker."""
     jobs_in_progress: str = "$.jobs.inProgress"
+    """Requests being processed."""
 
     @model_validator(mode="after")
     def _paths_parse(self) -> ProbeFields:
@@ -255,6 +266,7 @@ class ScalingProbeSpec(ApiModel):
     interval: Duration = Field(default=5.0, ge=0.1)
     """Time between polls (never shorter; a little jitter is added)."""
     timeout: Duration = Field(default=5.0, gt=0)
+    """Timeout of each poll; a poll that fails is counted, never fatal."""
     fields: ProbeFields = Field(default_factory=ProbeFields)
 
 

@@ -81,35 +81,53 @@ class Condition(ApiModel):
     """The state of one aspect of the object (Kubernetes ``metav1.Condition``)."""
 
     type: ConditionType
+    """Succeeded, Failed or ThresholdsPassed."""
     status: ConditionStatus
+    """True, False or Unknown (not decided yet)."""
     reason: Reason
+    """Why, in one CamelCase word (e.g. ``OOMKilled``, ``ThresholdFailed``)."""
     message: str = ""
+    """Why, for people."""
     last_transition_time: str
     """When ``status`` last changed (RFC 3339)."""
     observed_generation: int | None = None
+    """The object's ``metadata.generation`` the condition was set for."""
 
 
 class RequestCounts(ApiModel):
     """Every planned request is accounted for: planned = ok + failed + neverSent."""
 
     planned: int
+    """Requests the run set out to send."""
     sent: int
+    """Requests that left the client."""
     ok: int
+    """Requests answered with a 2xx or 3xx status."""
     failed: int
+    """Requests sent that ended in an error status, a timeout or a connection error."""
     never_sent: int
+    """Planned requests never sent (stopped, maxDuration, a failed upload, ...)."""
 
 
 class LatencySeconds(ApiModel):
     """Latency from each request's intended start, from the merged histograms."""
 
     p50: float
+    """Median, seconds."""
     p90: float
+    """90th percentile, seconds."""
     p95: float
+    """95th percentile, seconds."""
     p99: float
+    """99th percentile, seconds."""
     p999: float
+    """99.9th percentile, seconds."""
     min: float
+    """Fastest request, seconds."""
     max: float
+    """Slowest request, seconds."""
     mean: float
+    """Mean, seconds."""
     significant_digits: int
     """Precision of the merged histogram (3: within 0.1%); runners lower it only
     when a very wide histogram would not fit their termination message."""
@@ -127,9 +145,15 @@ class WorkerCounts(ApiModel):
 
 
 class ThresholdOutcome(ApiModel):
+    """One threshold of the spec, judged on the merged results."""
+
     expr: str
+    """The threshold as written, e.g. ``p95 < 2s``."""
     value: float | None
+    """The measured value (seconds for latencies, a fraction for ``error_rate``); unset
+    when there was nothing to measure."""
     passed: bool
+    """Whether the measured value satisfies the threshold."""
 
 
 class RunResults(ApiModel):
@@ -138,10 +162,13 @@ class RunResults(ApiModel):
     runners_reported: int
     """Runners whose summary is included (all of them when the run succeeded)."""
     requests: RequestCounts
+    """Requests by outcome."""
     errors: dict[str, int] = Field(default_factory=dict)
     """Failed requests by class (``http_503``, ``timeout``, …; rare ones under ``~other``)."""
     never_sent_reasons: dict[str, int] = Field(default_factory=dict)
+    """Never-sent requests by reason (``SIGTERM``, ``max_duration``, ``s3_<Code>``, ...)."""
     latency: LatencySeconds | None = None
+    """Latency percentiles; unset when no request completed."""
     error_rate: float | None = None
     """(failed + neverSent) / planned."""
     throughput_rps: float
@@ -153,12 +180,18 @@ class RunResults(ApiModel):
     burst_spread_seconds: float | None = None
     """Burst only: first to last request leaving, across runners (an upper bound)."""
     workers: WorkerCounts
+    """Endpoint workers that answered."""
     client_limited: bool
     """True when some runner found that the client distorted the traffic."""
     diagnostics: list[str] = Field(default_factory=list)
+    """What the runners' self-checks found, in plain words."""
     stopped: str | None = None
+    """Why the load stopped early (``SIGTERM``, ``max_duration``, ...); unset when it ran
+    to the end."""
     thresholds: list[ThresholdOutcome] = Field(default_factory=list)
+    """Each threshold and its measured value."""
     verdict: Verdict
+    """passed when every threshold holds and no runner failed, else failed."""
 
 
 class RunSummary(ApiModel):
@@ -167,22 +200,33 @@ class RunSummary(ApiModel):
     run: str | None = None
     """The run these numbers come from (on a LoadTest: its latest finished run)."""
     p95: str | None = None
+    """95th percentile latency, e.g. ``1.42s``."""
     error_rate: str | None = None
+    """(failed + neverSent) / planned, e.g. ``0.5%``."""
     workers: int | None = None
+    """Distinct endpoint workers that answered."""
     verdict: Verdict | None = None
+    """passed or failed."""
 
 
 class RunnerCounts(ApiModel):
     """Runner pods by state."""
 
     total: int
+    """Runner pods of the run (its parallelism)."""
     pending: int = 0
+    """Not started yet (scheduling, pulling the image)."""
     running: int = 0
+    """Running (staging or sending load)."""
     succeeded: int = 0
+    """Finished and reported a summary."""
     failed: int = 0
+    """Ended with an error."""
 
 
 class LoadTestRunStatus(ApiModel):
+    """What the run did: written by the operator only."""
+
     phase: Phase
     """Pending: runner pods are being created, scheduled or pulled. Staging: runners are
     up, staging uploads and waiting for the synchronized start. Running: load is being
@@ -192,25 +236,37 @@ class LoadTestRunStatus(ApiModel):
     """passed: the run succeeded and every threshold holds; failed: a threshold failed
     or the run failed. Unset while the run is in progress."""
     message: str = ""
+    """What is happening or went wrong, for people."""
     observed_generation: int | None = None
+    """The ``metadata.generation`` this status was written for."""
     conditions: list[Condition] = Field(default_factory=list)
+    """Succeeded, Failed and ThresholdsPassed, Kubernetes-style."""
     job_name: str | None = None
     """The runner Job, once it has been seen."""
     release_time: str | None = None
     """When the runners start their load together (RFC 3339)."""
     start_time: str | None = None
+    """When the operator first saw the run (RFC 3339)."""
     completion_time: str | None = None
+    """When the run reached Succeeded, Failed or Invalid (RFC 3339)."""
     runners: RunnerCounts | None = None
+    """Runner pods by state."""
     results: RunResults | None = None
+    """The merged results, once runners have reported."""
     summary: RunSummary | None = None
+    """Headline numbers for ``kubectl get``."""
 
 
 class LoadTestStatus(ApiModel):
+    """The LoadTest's runs at a glance: written by the operator only."""
+
     phase: Phase | Literal["Idle", "Scheduled"]
     """The phase of the latest run; Invalid when the spec is invalid; Scheduled when
     waiting for the first scheduled run; Idle when there is nothing to run."""
     message: str = ""
+    """Why the LoadTest is Invalid or waiting, for people."""
     observed_generation: int | None = None
+    """The ``metadata.generation`` this status was written for."""
     active: list[str] = Field(default_factory=list)
     """Runs in progress."""
     last_run: str | None = None
@@ -220,7 +276,9 @@ class LoadTestStatus(ApiModel):
     last_schedule_time: str | None = None
     """The most recent time the schedule was due (whether or not a run started)."""
     next_schedule_time: str | None = None
+    """When the schedule is due next (RFC 3339)."""
     last_successful_time: str | None = None
+    """When a run last succeeded (RFC 3339)."""
     last_applied_generation: int | None = None
     """The spec generation the latest ``apply`` run was started for."""
     last_trigger: str | None = None
