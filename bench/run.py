@@ -6,8 +6,9 @@
 nginx (``return 200``) serves on 127.0.0.1, pinned to the last core; every client is
 pinned to core 0 and runs 64 connections for the same time; clients take turns round
 after round so drift in the machine hits all of them alike. Then herd alone: an
-open-loop run (scheduling lag, never-sent), a 1,000-request burst (spread), and memory
-per in-flight request against a server that holds requests open.
+open-loop run (scheduling lag, never-sent), a 1,000-request burst (spread), one and two
+processes (``--processes``) on cores 0 and 0,1, and memory per in-flight request against a
+server that holds requests open.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,7 +55,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pinned(core: int | None, command: list[str]) -> list[str]:
+def pinned(core: int | str | None, command: list[str]) -> list[str]:
+    """``command`` on ``core`` (an index, or a taskset list such as ``0,1``)."""
     return command if core is None else ["taskset", "-c", str(core), *command]
 
 
@@ -267,6 +270,7 @@ def main() -> None:
             print_table(results, args)
             open_loop(bench, url, args)
             burst(bench, url)
+            multi_core(bench, cores, server_core, args)
         finally:
             nginx.terminate()
             nginx.wait(10)
@@ -315,6 +319,60 @@ def burst(bench: Bench, url: str) -> None:
         f"burst of 1000: left the client within "
         f"{report['concurrency']['burst_spread_seconds'] * 1000:.1f} ms"
     )
+
+
+def multi_core(bench: Bench, cores: int, server_core: int | None, args: argparse.Namespace) -> None:
+    """herd's closed loop as 1 and as 2 processes: requests/s and CPU time per request.
+
+    The two processes get cores 0 and 1. With fewer than 3 cores the second one is
+    nginx's, so the machine cannot show herd's own scaling: the CPU per request (from
+    the process tree's rusage) then says whether a second process costs anything extra.
+    """
+    if cores < 2 or server_core is None:
+        print("\nmulti-core: skipped (needs 2 cores and taskset)")
+        return
+    spec = loadtest_file(
+        bench.directory,
+        "multi-core",
+        bench.url,
+        {"pattern": "concurrency", "concurrency": CONNECTIONS, "duration": f"{args.seconds:g}s"},
+    )
+    shared = " (the second shares nginx's core)" if server_core in (0, 1) else ""
+    results: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    for _ in range(args.rounds):
+        for processes, core in ((1, "0"), (2, "0,1")):
+            report, cpu = herd_cpu_report(core, spec, bench.directory, processes, args.seconds)
+            completed = report["requests"]["ok"] + report["requests"]["failed"]
+            results[processes].append((report["throughput_rps"], cpu / completed * 1e6))
+    (one, one_cpu), (two, two_cpu) = (
+        tuple(statistics.median(column) for column in zip(*results[n], strict=True)) for n in (1, 2)
+    )
+    print(
+        f"\nmulti-core, closed loop {CONNECTIONS} connections, {args.seconds:g} s, median of "
+        f"{args.rounds}: 1 process {one:,.0f} req/s ({one_cpu:.0f} µs CPU/request); "
+        f"2 processes on cores 0,1{shared} {two:,.0f} req/s ({two_cpu:.0f} µs CPU/request); "
+        f"{two / one:.2f}x"
+    )
+
+
+def herd_cpu_report(
+    cores: str, spec: Path, directory: Path, processes: int, seconds: float
+) -> tuple[dict, float]:
+    """The report of ``herd run --processes N`` on ``cores``, and the CPU seconds its whole
+    process tree used (children are reaped, so RUSAGE_CHILDREN includes them)."""
+    report = directory / f"{spec.stem}-{processes}-report.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        pinned(
+            cores,
+            [HERD, "run", str(spec), "--report", str(report), "-q", "--processes", str(processes)],
+        ),
+        timeout=seconds * 3 + 60,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(report.read_text()), cpu
 
 
 def memory_per_request(directory: Path, core: int | None, in_flight: int) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from herd.api.runner import RunnerSpec
+from herd.engine.multicore.cpus import CPU_REQUEST_ENV
 from herd_operator.configmap import LOADTEST_FILE
 from herd_operator.naming import run_labels, run_owner_reference
 from herd_operator.objects import RunObject
@@ -80,6 +81,12 @@ def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
     fixed = [
         {"name": "HOME", "value": TMP_DIR},  # tools that write to ~ get the writable /tmp
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        # herd run --processes auto: one process per CPU the pod requests (rounded up to
+        # whole CPUs), or per its CPU limit when lower; runners have no limit by default.
+        {
+            "name": CPU_REQUEST_ENV,
+            "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1"}},
+        },
     ]
     return fixed + [var.model_dump(by_alias=True, exclude_none=True) for var in runner.env]
 

@@ -33,3 +33,4 @@ def test_benchmark_smoke_measures_every_client_and_herd_alone():
     assert "never sent 0" in out  # the smoke open loop (500 req/s) keeps its schedule
     assert "burst of 1000: left the client within" in out
     assert "KiB per request" in out
+    assert "multi-core, closed loop" in out or "multi-core: skipped" in out

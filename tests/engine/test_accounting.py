@@ -206,8 +206,8 @@ async def test_a_starved_pool_is_measured_and_bounded(fresh_target):
 
     recorder = Recorder(now(), 0.1)
     settings = CallSettings("GET", f"{fresh_target.url}/sleep/0.3", {}, None, None)
-    async with open_session(1, timeout=5, connect_timeout=5) as session:
-        caller = Caller(session, settings, recorder, pool_size=1, pool_timeout=0.1)
+    async with open_session(1, connect_timeout=5) as session:
+        caller = Caller(session, settings, recorder, pool_size=1, pool_timeout=0.1, timeout=5)
         records = [RequestRecord(i, now()) for i in range(3)]
         await asyncio.gather(*(caller.call(record, None) for record in records))
     assert [r.error for r in records] == [None, "pool_timeout", "pool_timeout"]

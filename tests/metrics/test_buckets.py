@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from herd.engine.histogram import Histogram, _bucket_middles
+from herd.engine.histogram import Histogram, _bucket_middles, new_hdr
 from herd.metrics.buckets import DURATION_BUCKETS, WAIT_BUCKETS, as_buckets, hdr_buckets
 
 
@@ -46,10 +46,9 @@ def test_as_buckets_ends_with_inf():
 
 def test_bucket_middles_follow_hdrh_index_layout():
     """The sum relies on a table of HDR bucket middles; hdrh must agree with it everywhere."""
-    hdr = Histogram()._hdr
-    middles = _bucket_middles(
-        hdr.unit_magnitude, hdr.sub_bucket_half_count_magnitude, hdr.counts_len
-    )
+    hdr = new_hdr()
+    middles = _bucket_middles()
+    assert len(middles) == hdr.counts_len
     for index in range(hdr.counts_len):
         low = hdr.get_value_from_index(index)
         assert middles[index] == (low + hdr.get_highest_equivalent_value(low)) / 2, index

@@ -121,7 +121,14 @@ def expected_job(runners: int, deadline: int, container: dict, pod: dict, grace:
     }
 
 
-BASE_ENV = [{"name": "HOME", "value": "/tmp"}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+BASE_ENV = [
+    {"name": "HOME", "value": "/tmp"},
+    {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    {
+        "name": "HERD_CPU_REQUEST",
+        "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1"}},
+    },
+]
 
 JOB_CASES = {
     "minimal": (

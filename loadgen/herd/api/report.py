@@ -104,7 +104,8 @@ class Client(_Section):
     pool_waits: int
     event_loop_lag_seconds: Percentiles | None
     cpu_utilization: float
-    """Process CPU time over wall time (1.0 = one core busy throughout)."""
+    """Process CPU time over wall time (1.0 = one core busy throughout); for a runner of
+    several processes (``--processes``), the busiest one's."""
     pool_size: int
 
 

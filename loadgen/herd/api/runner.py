@@ -52,10 +52,13 @@ class ResourceRequirements(ApiModel):
     """CPU and memory for each runner container."""
 
     requests: dict[str, Quantity] = Field(default_factory=lambda: {"cpu": "1", "memory": "512Mi"})
-    """Reserved for each runner (``cpu``, ``memory``, ``ephemeral-storage``)."""
+    """Reserved for each runner (``cpu``, ``memory``, ``ephemeral-storage``). ``cpu`` also
+    sets how many processes a runner uses, one core each: one per requested CPU, rounded
+    up (as many as its share of the load keeps busy); allow about 100Mi of memory each."""
     limits: dict[str, Quantity] = Field(default_factory=lambda: {"memory": "1Gi"})
     """Caps for each runner. No CPU limit by default: CFS throttling would stall the
-    runner's event loop and show up as latency, the client distortion herd rules out."""
+    runner's event loop and show up as latency, the client distortion herd rules out.
+    A CPU limit also caps the runner's processes (one per CPU, rounded up)."""
 
 
 class Toleration(ApiModel):

@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -16,11 +17,28 @@ from rich.console import Console
 from herd import __version__
 from herd.api.loading import SpecError, load_loadtest
 from herd.engine.errors import RunError
+from herd.engine.multicore.choice import Processes, choose_processes, parse_processes
+from herd.engine.multicore.cpus import cpu_budget
+from herd.engine.multicore.parent import MultiProcessRun
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.metrics import MetricsSettings, PushSettings, exporting
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUN = 0, 1, 2, 3
+# How a multi-process runner starts each of its processes: a fresh interpreter.
+PROCESS_COMMAND = (sys.executable, "-m", "herd.cli", "_process")
+
+
+class _ProcessesType(click.ParamType):
+    name = "N|auto"
+
+    def convert(self, value, param, ctx) -> Processes:
+        if value == "auto" or isinstance(value, int):
+            return value
+        try:
+            return parse_processes(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 def _event_loop_factory():
@@ -100,6 +118,15 @@ def cli() -> None:
     help="Push metrics to this Prometheus Pushgateway during the run and once at its end "
     "(default: spec.metrics.pushgateway).",
 )
+@click.option(
+    "--processes",
+    type=_ProcessesType(),
+    default="auto",
+    show_default=True,
+    help="Processes this runner uses, one core each: a number, or auto (the CPUs this "
+    "process may use per affinity, cgroup quota and HERD_CPU_REQUEST, but no more than "
+    "the load keeps busy). 1 runs everything in this process.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def run(
@@ -115,6 +142,7 @@ def run(
     metrics_port: int | None,
     metrics_host: str,
     pushgateway: str | None,
+    processes: Processes,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -133,25 +161,42 @@ def run(
     if runner_index >= runners:
         err.print("[red]--runner-index must be smaller than --runners[/]")
         sys.exit(EXIT_INVALID)
+    share = Share(runner_index, runners)
+    try:
+        choice = choose_processes(processes, loadtest.spec, share, cpu_budget())
+    except ValueError as error:
+        err.print(f"[red]invalid option[/]: {error}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    if not quiet:
+        err.print(f"herd run: {choice.describe()}", highlight=False)
+    # The flag overrides the spec, as flags do; cluster runners get the spec's.
+    spec_metrics = loadtest.spec.metrics
+    push_url = pushgateway or (spec_metrics.pushgateway if spec_metrics else None)
+    console = Console()
+    show_live = console.is_terminal and not quiet
     with contextlib.ExitStack() as files:
-        log_stream = None
-        if requests_log is not None:
-            requests_log.parent.mkdir(parents=True, exist_ok=True)
-            log_stream = files.enter_context(requests_log.open("w", buffering=1 << 20))
-        options = RunOptions(
-            run_id=run_id,
-            share=Share(runner_index, runners),
-            release_at=release_at,
-            request_log=log_stream,
-        )
-        load_run = LoadRun(loadtest, options)
+        options = RunOptions(run_id=run_id, share=share, release_at=release_at)
+        load_run: LoadRun | MultiProcessRun
+        if choice.count == 1:  # today's path: this process, no others
+            if requests_log is not None:
+                requests_log.parent.mkdir(parents=True, exist_ok=True)
+                log_stream = files.enter_context(requests_log.open("w", buffering=1 << 20))
+                options = replace(options, request_log=log_stream)
+            load_run = LoadRun(loadtest, options)
+        else:
+            metrics_wanted = metrics_port is not None or push_url is not None
+            load_run = MultiProcessRun(
+                loadtest,
+                options,
+                choice,
+                PROCESS_COMMAND,
+                requests_log=requests_log,
+                state_interval=0.5 if show_live else 1.0 if metrics_wanted else None,
+                metrics=metrics_wanted,
+                verbose=verbose,
+            )
         _configure_logging(verbose, load_run)
-        console = Console()
-        show_live = console.is_terminal and not quiet
         try:
-            # The flag overrides the spec, as flags do; cluster runners get the spec's.
-            spec_metrics = loadtest.spec.metrics
-            push_url = pushgateway or (spec_metrics.pushgateway if spec_metrics else None)
             metrics = MetricsSettings(
                 port=metrics_port,
                 host=metrics_host,
@@ -188,7 +233,9 @@ def run(
     sys.exit(EXIT_PASSED if report.verdict == "passed" else EXIT_FAILED)
 
 
-async def _execute(load_run: LoadRun, console: Console | None, metrics: MetricsSettings):
+async def _execute(
+    load_run: LoadRun | MultiProcessRun, console: Console | None, metrics: MetricsSettings
+):
     progress = None
     if console is not None:
         from herd.cli.console import show_progress
@@ -206,12 +253,22 @@ async def _execute(load_run: LoadRun, console: Console | None, metrics: MetricsS
             await asyncio.gather(progress, return_exceptions=True)
 
 
-def _configure_logging(verbose: int, load_run: LoadRun) -> None:
+def _configure_logging(verbose: int, load_run: LoadRun | MultiProcessRun) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler()
     handler.addFilter(load_run.redactor.logging_filter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+@cli.command("_process", hidden=True)
+def process() -> None:
+    """One process of a multi-process runner (``herd run --processes``): reads its
+    configuration on stdin, writes its results where that says."""
+    from herd.engine.multicore.process import serve
+    from herd.metrics.processes import process_extras
+
+    sys.exit(serve(_event_loop_factory(), process_extras))
 
 
 def _register_commands() -> None:

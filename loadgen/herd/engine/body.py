@@ -60,6 +60,16 @@ class BodyRenderer:
     def has_body(self) -> bool:
         return self._static is not None or self._template is not None
 
+    @property
+    def fixed(self) -> bool:
+        """Every request gets the same body, ``fixed_body``: nothing to render per request."""
+        return self._template is None
+
+    @property
+    def fixed_body(self) -> bytes | None:
+        """The body of every request when ``fixed`` (None: requests have no body)."""
+        return self._static
+
     def render(self, request: RequestContext, uploads: Sequence[StagedObject] = ()) -> bytes | None:
         if self._template is None:
             return self._static

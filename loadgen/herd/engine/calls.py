@@ -5,6 +5,8 @@ number of requests in flight, so requests never queue behind each other inside
 the client (the incident's failure). Should they ever have to (an open loop at
 its in-flight cap), the wait for a pool slot is measured and bounded by
 ``poolTimeout``; a burst also records when each request reached the socket.
+The whole-request ``timeout`` is herd's (``deadlines``), not aiohttp's: one timer
+for the run instead of one per request.
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
+from herd.engine.deadlines import Deadlines
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord, now
+from herd.engine.slots import Slots
 
 log = logging.getLogger(__name__)
 
 # Endpoints that report queueing (RunPod queue endpoints) put these in milliseconds
 # in a JSON body; bodies larger than this are not searched for them.
 _MAX_JSON_BYTES = 1 << 20
-_QUEUE_MARKERS = (b'"delayTime"', b'"executionTime"')
+_DELAY_MARKER, _EXECUTION_MARKER = b'"delayTime"', b'"executionTime"'
 
 
 @dataclass(frozen=True)
@@ -37,27 +42,27 @@ class CallSettings:
     worker_json_path: str | None
 
 
-def _wire_trace() -> aiohttp.TraceConfig:
-    """Records when each request's headers hit the socket (a burst's true spread).
+class WireStampedResponse(aiohttp.ClientResponse):
+    """A response that knows when its request went out: a burst's true spread.
 
-    Tracing costs every request a handful of awaited signals whether anyone listens or
-    not, so only bursts — bounded in size, where the spread is the measurement — use it.
+    aiohttp builds the response right after writing the request's headers, so
+    ``request_sent_at`` costs one clock read. aiohttp's tracing would cost every
+    request a dozen awaited signals and widen the very spread it measures.
     """
-    trace = aiohttp.TraceConfig()
 
-    async def headers_sent(_session, context, _params) -> None:
-        record = context.trace_request_ctx
-        if record is not None:
-            record.wire = now()
-
-    trace.on_request_headers_sent.append(headers_sent)
-    return trace
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.request_sent_at = now()
+        super().__init__(*args, **kwargs)
 
 
 def open_session(
-    pool_size: int, timeout: float, connect_timeout: float, trace_wire: bool = False
+    pool_size: int, connect_timeout: float, trace_wire: bool = False
 ) -> aiohttp.ClientSession:
-    """A session whose pool holds ``pool_size`` connections to the target."""
+    """A session whose pool holds ``pool_size`` connections to the target.
+
+    It bounds connecting only; the ``Caller`` bounds each whole request. With
+    ``trace_wire`` its responses tell when their requests went out.
+    """
     connector = aiohttp.TCPConnector(
         limit=pool_size,
         limit_per_host=0,  # the pool size above already is the bound for the one target
@@ -67,11 +72,11 @@ def open_session(
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(
-            total=timeout,
+            total=None,
             connect=connect_timeout,  # the Caller's slots keep aiohttp's pool from queueing
             sock_connect=connect_timeout,
         ),
-        trace_configs=[_wire_trace()] if trace_wire else None,
+        response_class=WireStampedResponse if trace_wire else aiohttp.ClientResponse,
         cookie_jar=aiohttp.DummyCookieJar(),  # load, not a browsing session: no state between calls
         raise_for_status=False,
         auto_decompress=True,
@@ -109,11 +114,13 @@ class Caller:
         recorder: Recorder,
         pool_size: int,
         pool_timeout: float,
+        timeout: float,
     ):
         self._session = session
+        self._deadlines = Deadlines(timeout)
         # One slot per pooled connection: waiting for a slot is waiting for the pool,
-        # measured here for the price of a semaphore instead of aiohttp's tracing.
-        self._slots = asyncio.Semaphore(pool_size)
+        # measured here for the price of a counter instead of aiohttp's tracing.
+        self._slots = Slots(pool_size)
         self._pool_timeout = pool_timeout
         self._settings = settings
         self._recorder = recorder
@@ -132,54 +139,78 @@ class Caller:
         record.sent = now()
         recorder.on_sent(record)
         try:
-            await self._take_slot(record)
+            if self._slots.take_free():
+                started = record.sent
+            else:
+                await self._wait_for_slot(record)
+                started = now()
+            self._deadlines.start(record, started)
             try:
-                async with self._session.request(
+                response = await self._session.request(
                     settings.method,
                     settings.url,
                     headers=settings.headers,
                     data=body,
-                    trace_request_ctx=record,
-                ) as response:
-                    record.ttfb = now()
-                    record.status = response.status
+                )
+                if isinstance(response, WireStampedResponse):
+                    record.wire = response.request_sent_at
+                record.ttfb = now()
+                record.status = status = response.status
+                try:
+                    # The whole body; reading it to the end releases the connection.
                     payload = await response.read()
-                    record.end = now()
-                    if response.status >= 400:
-                        record.error = f"http_{response.status}"
-                    worker_header = settings.worker_header
-                    if worker_header is not None:
-                        record.worker = response.headers.get(worker_header)
-                    if payload and len(payload) <= _MAX_JSON_BYTES:
-                        self._read_json_fields(record, payload)
+                except BaseException:
+                    # What ``async with`` does on its way out of a failed response.
+                    response.release()
+                    await response.wait_for_close()
+                    raise
+                record.end = now()
+                if status >= 400:
+                    record.error = f"http_{status}"
+                worker_header = settings.worker_header
+                if worker_header is not None:
+                    record.worker = response.headers.get(worker_header)
+                if (
+                    payload
+                    and (
+                        self._json_path is not None
+                        or _DELAY_MARKER in payload
+                        or _EXECUTION_MARKER in payload
+                    )
+                    and len(payload) <= _MAX_JSON_BYTES
+                ):
+                    self._read_json_fields(record, payload)
             finally:
+                self._deadlines.finish(record)
                 self._slots.release()
         except asyncio.CancelledError:
             record.end = now()
-            record.error = self.abort_class
-            recorder.on_done(record)
-            raise
+            if not Deadlines.consume_expiry(record):
+                record.error = self.abort_class
+                recorder.on_done(record)
+                raise
+            record.error = "timeout"
         except Exception as error:  # every failure is classified and counted, none escapes
             record.end = now()
-            record.error = classify_exception(error, record)
+            if Deadlines.consume_expiry(record):  # aiohttp made its own error of the expiry
+                record.error = "timeout"
+            else:
+                record.error = classify_exception(error, record)
             if record.error == "internal":
                 log.warning("request %d failed unexpectedly: %r", record.index, error)
         recorder.on_done(record)
 
-    async def _take_slot(self, record: RequestRecord) -> None:
+    async def _wait_for_slot(self, record: RequestRecord) -> None:
         """Wait for a pooled connection; TimeoutError (a ``pool_timeout``) past the limit."""
-        if not self._slots.locked():
-            await self._slots.acquire()  # free: returns without suspending
-            return
         record.pool_queued = now()
         async with asyncio.timeout(self._pool_timeout):
-            await self._slots.acquire()
+            await self._slots.wait()
         record.pool_wait = now() - record.pool_queued
         record.pool_queued = 0.0
 
     def _read_json_fields(self, record: RequestRecord, payload: bytes) -> None:
         wants_worker = record.worker is None and self._json_path is not None
-        if not wants_worker and not any(marker in payload for marker in _QUEUE_MARKERS):
+        if not wants_worker and _DELAY_MARKER not in payload and _EXECUTION_MARKER not in payload:
             return
         try:
             document = json.loads(payload)

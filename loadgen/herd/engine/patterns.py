@@ -44,7 +44,7 @@ async def run_concurrency(
     request and stop) or, when only a count bounds the run, when every loop is done.
     """
     # Only time-bound: interleave so runners never share an index.
-    source = iter(indices) if indices is not None else itertools.count(share.index, share.count)
+    source = iter(indices) if indices is not None else itertools.count(share.offset, share.stride)
     deadline = None if duration is None else now() + duration
 
     async def loop() -> None:

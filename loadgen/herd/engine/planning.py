@@ -44,10 +44,10 @@ class Plan:
             total = arrival_count(rate_segments(load))
             if load.requests is not None:
                 total = min(total, load.requests)
-            self.indices = range(share.index, total, share.count)
+            self.indices = range(share.offset, total, share.stride)
             peak_rate = max(load.rate or 0.0, *(stage.target for stage in load.stages), 0.0)
             default_cap = math.ceil(
-                peak_rate / share.count * min(target.timeout, _RATE_IN_FLIGHT_SECONDS)
+                peak_rate / share.stride * min(target.timeout, _RATE_IN_FLIGHT_SECONDS)
             )
             self.max_in_flight = load.max_in_flight or min(
                 _RATE_IN_FLIGHT_MAX, max(_RATE_IN_FLIGHT_MIN, default_cap)

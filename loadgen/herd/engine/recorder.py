@@ -54,48 +54,52 @@ class Recorder:
         self._area_since = start
         self._first_sent: float | None = None
 
-    def _integrate(self, at: float) -> None:
-        if at > self._area_since:
-            self._in_flight_area += self.in_flight * (at - self._area_since)
-            self._area_since = at
-
     def mean_in_flight(self) -> float:
         """Average requests in flight from the first send to the last event."""
         if self._first_sent is None or self._area_since <= self._first_sent:
             return float(self.in_flight)
         return self._in_flight_area / (self._area_since - self._first_sent)
 
+    # on_sent and on_done run for every request: the in-flight integral is inlined.
+
     def on_sent(self, record: RequestRecord) -> None:
+        sent = record.sent
         if self._first_sent is None:
-            self._first_sent = self._area_since = record.sent
-        self._integrate(record.sent)
+            self._first_sent = self._area_since = sent
+        in_flight = self.in_flight
+        if sent > self._area_since:
+            self._in_flight_area += in_flight * (sent - self._area_since)
+            self._area_since = sent
         self.sent += 1
-        self.in_flight += 1
-        if self.in_flight > self.peak_in_flight:
-            self.peak_in_flight = self.in_flight
-        self.scheduling_lag.record(record.sent - record.intended)
-        self.timeline.sent(record.sent, self.in_flight)
+        self.in_flight = in_flight = in_flight + 1
+        if in_flight > self.peak_in_flight:
+            self.peak_in_flight = in_flight
+        self.scheduling_lag.record(sent - record.intended)
+        self.timeline.sent(sent, in_flight)
 
     def on_done(self, record: RequestRecord) -> None:
-        end = record.end
+        end, sent, error = record.end, record.sent, record.error
         latency = end - record.intended
-        self._integrate(end)
-        self.timeline.done(end, latency, record.error, self.in_flight)
-        self.in_flight -= 1
-        if record.error is None:
+        in_flight = self.in_flight
+        if end > self._area_since:
+            self._in_flight_area += in_flight * (end - self._area_since)
+            self._area_since = end
+        self.timeline.done(end, latency, error, in_flight)
+        self.in_flight = in_flight - 1
+        if error is None:
             self.ok += 1
         else:
             self.failed += 1
-            self.errors[record.error] += 1
+            self.errors[error] += 1
         if record.status:
             self.status_codes[record.status] += 1
         self.latency.record(latency)
-        self.service_time.record(end - record.sent)
+        self.service_time.record(end - sent)
         if record.ttfb:
-            self.ttfb.record(record.ttfb - record.sent)
+            self.ttfb.record(record.ttfb - sent)
         if record.pool_wait:
             self.pool_wait.record(record.pool_wait)
-        wire = record.wire or record.sent
+        wire = record.wire or sent
         if wire < self.first_wire:
             self.first_wire = wire
         if wire > self.last_wire:

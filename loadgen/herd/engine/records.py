@@ -16,6 +16,7 @@ class RequestRecord:
     """One request's timeline and outcome. Slotted: thousands are alive at once."""
 
     __slots__ = (
+        "deadline",
         "delay",
         "end",
         "error",
@@ -26,6 +27,7 @@ class RequestRecord:
         "pool_wait",
         "sent",
         "status",
+        "timed_out",
         "ttfb",
         "wire",
         "worker",
@@ -40,6 +42,8 @@ class RequestRecord:
         self.wire: float = 0.0  # when its headers were written to the socket
         self.ttfb: float = 0.0  # when the response headers arrived
         self.end: float = 0.0  # when the last byte arrived or it failed
+        self.deadline: float = 0.0  # when its whole-request timeout expires
+        self.timed_out = False  # its deadline cancelled it
         self.status: int = 0
         self.error: str | None = None  # error class, None when it succeeded
         self.worker: str | None = None  # endpoint worker that served it

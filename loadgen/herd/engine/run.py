@@ -18,7 +18,7 @@ import resource
 import secrets
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from herd.engine.calls import Caller, CallSettings, open_session
 from herd.engine.dispatch import Dispatcher
 from herd.engine.env_expansion import MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError, SetupError
+from herd.engine.gc_pauses import setup_objects_frozen
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
 from herd.engine.probe import ScalingProbe
@@ -60,6 +61,12 @@ class RunOptions:
     handle_signals: bool = True
     request_log: IO[str] | None = None
     """Where to write one JSON line per finished request (``--requests-log``)."""
+    origin: float | None = None
+    """``now()`` time the run counts from (default: when ``execute`` starts). The
+    processes of one runner share their parent's, so their timelines line up."""
+    release_gate: Callable[[], Awaitable[float | None]] | None = None
+    """Awaited after staging; returns the release time (epoch seconds) or None for at
+    once. A runner's processes use it to release together once all have staged."""
 
 
 def new_run_id(name: str) -> str:
@@ -120,6 +127,10 @@ class LoadRun:
 
     # -- the run ---------------------------------------------------------------
 
+    def check(self) -> None:
+        """Expand ``${VAR}`` and render a sample body: config errors before any traffic."""
+        self._prepare()
+
     async def execute(self) -> Report:
         spec = self.loadtest.spec
         settings, renderer = self._prepare()
@@ -130,7 +141,7 @@ class LoadRun:
 
         loop = asyncio.get_running_loop()
         started_at = datetime.now(UTC)
-        self._started = now()
+        self._started = self.options.origin if self.options.origin is not None else now()
         recorder = self.recorder = Recorder(self._started, self.plan.bucket_seconds)
         recorder.listeners.extend(self.listeners)
         if self.upload_stats is not None:
@@ -151,7 +162,6 @@ class LoadRun:
                 session = await stack.enter_async_context(
                     open_session(
                         self.plan.pool_size,
-                        target.timeout,
                         target.connect_timeout,
                         trace_wire=self.plan.pattern == "burst",
                     )
@@ -166,7 +176,12 @@ class LoadRun:
                 if stager is not None and uploads.mode == "prestage":
                     prestaged = {}
                 caller = Caller(
-                    session, settings, recorder, self.plan.pool_size, target.pool_timeout
+                    session,
+                    settings,
+                    recorder,
+                    self.plan.pool_size,
+                    target.pool_timeout,
+                    target.timeout,
                 )
                 dispatcher = self._dispatcher = Dispatcher(
                     caller,
@@ -190,7 +205,8 @@ class LoadRun:
                         load_started_wall = datetime.now(UTC)
                         cpu_at_load_start = time.process_time()
                         monitor = loop.create_task(_watch_loop_lag(loop_lag))
-                        await self._issue_and_drain(dispatcher)
+                        with setup_objects_frozen():
+                            await self._issue_and_drain(dispatcher)
                 except TimeoutError:
                     if not deadline.expired():
                         raise
@@ -291,10 +307,20 @@ class LoadRun:
                 await staging
 
     async def _wait_for_release(self) -> None:
-        if self.options.release_at is None or self._stop_requested.is_set():
+        release_at = self.options.release_at
+        gate = self.options.release_gate
+        if self._stop_requested.is_set() or (release_at is None and gate is None):
             return
         self.phase = "waiting for release"
-        delay = self.options.release_at - time.time()
+        if gate is not None:
+            opened = asyncio.ensure_future(gate())
+            if not await self._until_stop(opened):
+                opened.cancel()
+                return
+            release_at = opened.result()
+        if release_at is None:
+            return
+        delay = release_at - time.time()
         if delay > 0:
             await self._until_stop(asyncio.ensure_future(asyncio.sleep(delay)))
 

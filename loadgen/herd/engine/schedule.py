@@ -72,18 +72,43 @@ def arrival_offsets(segments: Sequence[Segment]) -> Iterator[float]:
 
 @dataclass(frozen=True)
 class Share:
-    """The part of the load one runner of ``count`` takes."""
+    """The part of the load one runner of ``count`` takes.
+
+    A runner that runs as several processes divides its own share again: process
+    ``part`` of ``parts`` takes a part of the runner's share. The division is nested
+    (not a flat ``index * parts + part`` of ``count * parts``) so the parts add up to
+    exactly the runner's share whatever number of processes the other runners use.
+    """
 
     index: int = 0
     count: int = 1
+    part: int = 0
+    parts: int = 1
 
     def split(self, total: int) -> tuple[int, int]:
         """(first global index, how many) of ``total`` items, spread as evenly as possible."""
         base, extra = divmod(total, self.count)
         size = base + (1 if self.index < extra else 0)
         first = self.index * base + min(self.index, extra)
+        if self.parts > 1:
+            offset, size = Share(self.part, self.parts).split(size)
+            first += offset
         return first, size
+
+    @property
+    def offset(self) -> int:
+        """First index of the interleaved items this share owns (arrivals, open counts)."""
+        return self.index + self.count * self.part
+
+    @property
+    def stride(self) -> int:
+        """Distance between interleaved items this share owns."""
+        return self.count * self.parts
 
     def owns(self, k: int) -> bool:
         """Interleaved ownership, used for arrivals so every runner spans the whole curve."""
-        return k % self.count == self.index
+        return k % self.stride == self.offset
+
+    def process(self, part: int, parts: int) -> Share:
+        """Process ``part`` of ``parts`` of this runner's share."""
+        return Share(self.index, self.count, part, parts)

@@ -13,10 +13,8 @@ from collections import Counter
 
 _BIN_RATIO = math.log(1.05)  # bin width: percentiles over time are within 5%
 _BIN_FLOOR = 1e-5  # 10 µs: anything faster lands in the first bin
-
-
-def _latency_bin(seconds: float) -> int:
-    return int(math.log(max(seconds, _BIN_FLOOR) / _BIN_FLOOR) / _BIN_RATIO)
+_LOG_FLOOR = math.log(_BIN_FLOOR)
+_BINS_PER_LOG = 1 / _BIN_RATIO
 
 
 def _bin_value(index: int) -> float:
@@ -65,23 +63,38 @@ class Timeline:
         self.start = start
         self.bucket_seconds = bucket_seconds
         self._buckets: dict[int, _Bucket] = {}
+        # The bucket the last event fell in, and its span: events arrive in time
+        # order, so nearly every event lands in it without computing its key.
+        self._current = _Bucket()
+        self._current_from = self._current_until = 0.0
 
     def _bucket(self, at: float) -> _Bucket:
+        if self._current_from <= at < self._current_until:
+            return self._current
         key = max(0, int((at - self.start) / self.bucket_seconds))
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket()
+        self._current = bucket
+        self._current_from = self.start + key * self.bucket_seconds
+        self._current_until = self._current_from + self.bucket_seconds
         return bucket
 
     def sent(self, at: float, in_flight: int) -> None:
-        bucket = self._bucket(at)
+        if self._current_from <= at < self._current_until:
+            bucket = self._current
+        else:
+            bucket = self._bucket(at)
         bucket.sent += 1
         if in_flight > bucket.peak:
             bucket.peak = in_flight
 
     def done(self, at: float, latency: float, error: str | None, in_flight: int) -> None:
         """``in_flight`` counts this request still: buckets without sends show their load too."""
-        bucket = self._bucket(at)
+        if self._current_from <= at < self._current_until:
+            bucket = self._current
+        else:
+            bucket = self._bucket(at)
         if in_flight > bucket.peak:
             bucket.peak = in_flight
         if error is None:
@@ -89,10 +102,17 @@ class Timeline:
         else:
             bucket.failed += 1
             bucket.errors[error] += 1
-        bucket.latency[_latency_bin(latency)] += 1
+        # The latency's bin, computed inline: this runs for every request.
+        if latency <= _BIN_FLOOR:
+            bucket.latency[0] += 1
+        else:
+            bucket.latency[int((math.log(latency) - _LOG_FLOOR) * _BINS_PER_LOG)] += 1
 
     def worker_answered(self, at: float, worker: str, first_time: bool) -> None:
-        bucket = self._bucket(at)
+        if self._current_from <= at < self._current_until:
+            bucket = self._current
+        else:
+            bucket = self._bucket(at)
         bucket.workers.add(worker)
         if first_time:
             bucket.new_workers += 1

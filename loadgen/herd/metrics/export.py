@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from prometheus_client.registry import CollectorRegistry
 
 from herd.api.report import Report
+from herd.engine.multicore.parent import MultiProcessRun
 from herd.engine.run import LoadRun
 from herd.metrics.collector import DEFAULT_WORKER_LABELS, RunCollector, run_identity
 from herd.metrics.outcomes import RequestOutcomes
+from herd.metrics.processes import MergedOutcomes
 from herd.metrics.pushing import PushCollector, Pusher, PushSettings
 from herd.metrics.server import serving_metrics
 
@@ -53,13 +55,17 @@ class RunMetrics:
 
 
 def attach_metrics(
-    load_run: LoadRun,
+    load_run: LoadRun | MultiProcessRun,
     registry: CollectorRegistry,
     worker_labels: int = DEFAULT_WORKER_LABELS,
 ) -> RunMetrics:
     """Register ``load_run``'s metrics in ``registry``; call before ``execute()``."""
-    outcomes = RequestOutcomes()
-    load_run.listeners.append(outcomes)
+    outcomes: RequestOutcomes | MergedOutcomes
+    if isinstance(load_run, MultiProcessRun):  # its processes count; it adds them up
+        outcomes = MergedOutcomes(load_run)
+    else:
+        outcomes = RequestOutcomes()
+        load_run.listeners.append(outcomes)
     collector = RunCollector(load_run, outcomes, worker_labels)
     registry.register(collector)
     return RunMetrics(registry, collector)
@@ -67,7 +73,7 @@ def attach_metrics(
 
 @asynccontextmanager
 async def exporting(
-    load_run: LoadRun,
+    load_run: LoadRun | MultiProcessRun,
     settings: MetricsSettings,
     registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[RunMetrics | None]:
