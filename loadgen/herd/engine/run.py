@@ -90,6 +90,24 @@ def ensure_file_limit(needed: int) -> None:
         )
 
 
+def install_stop_signals(
+    loop: asyncio.AbstractEventLoop, request_stop: Callable[[str], None], enabled: bool
+) -> list[signal.Signals]:
+    """Make SIGINT and SIGTERM call ``request_stop(name)``: a stopped run drains and
+    accounts for every request. Returns what was installed, for ``remove_signal_handler``
+    (nothing when not ``enabled``, or off the main thread, where handlers cannot go)."""
+    if not enabled:
+        return []
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, request_stop, sig.name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    return installed
+
+
 class LoadRun:
     def __init__(self, loadtest: LoadTest, options: RunOptions | None = None):
         self.loadtest = loadtest
@@ -152,7 +170,7 @@ class LoadRun:
         monitor: asyncio.Task | None = None
         probe = self.probe = self._scaling_probe()
         probing = loop.create_task(probe.run()) if probe else None
-        signals = self._install_signal_handlers(loop)
+        signals = install_stop_signals(loop, self.request_stop, self.options.handle_signals)
         load_started = load_ended = self._started
         load_started_wall: datetime | None = None
         cpu_at_load_start = time.process_time()
@@ -370,18 +388,6 @@ class LoadRun:
             work.result()
             return True
         return False
-
-    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        if not self.options.handle_signals:
-            return []
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.request_stop, sig.name)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                pass
-        return installed
 
     def _staging_seconds(self) -> float:
         stats = self.upload_stats

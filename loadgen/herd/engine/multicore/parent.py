@@ -53,7 +53,7 @@ from herd.engine.multicore.state import MergedStats, ProbeView, merge_runs
 from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
 from herd.engine.records import now
-from herd.engine.run import LoadRun, RunOptions, new_run_id
+from herd.engine.run import LoadRun, RunOptions, install_stop_signals, new_run_id
 from herd.engine.staging import UploadStats
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ class MultiProcessRun:
         loop = asyncio.get_running_loop()
         started_at = datetime.now(UTC)
         self._started = now()
-        signals = self._install_signal_handlers(loop)
+        signals = install_stop_signals(loop, self.request_stop, self.options.handle_signals)
         workdir = Path(tempfile.mkdtemp(prefix="herd-processes-"))
         try:
             self.phase = "starting"
@@ -386,18 +386,6 @@ class MultiProcessRun:
                 process.reader.cancel()
                 with suppress(asyncio.CancelledError):
                     await process.reader
-
-    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        if not self.options.handle_signals:
-            return []
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.request_stop, sig.name)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                pass
-        return installed
 
 
 def _read_part(part: int, path: Path) -> ProcessPart | None:
