@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from herd.demo.services import free_port
+from herd.demo.services import free_port, stop_process
 from herd_operator.runtime import OperatorOptions, run_operator
 from tests.operator_e2e.api import eventually
 
@@ -95,13 +95,7 @@ class OperatorProcess:
         self.process.wait(OPERATOR_TIMEOUT)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(OPERATOR_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(OPERATOR_TIMEOUT)
+        stop_process(self.process, OPERATOR_TIMEOUT)
 
 
 async def http_status(url: str) -> int | None:
