@@ -118,9 +118,11 @@ def loadtest_file(directory: Path, name: str, url: str, load: dict) -> Path:
 
 
 def herd_report(core: int | None, spec: Path, directory: Path, timeout: float) -> dict:
+    """Run ``spec`` with every instrument on (a /metrics endpoint included); its report."""
     report = directory / f"{spec.stem}-report.json"
+    metrics = ["--metrics-port", str(free_port()), "--metrics-host", "127.0.0.1"]
     subprocess.run(
-        pinned(core, [HERD, "run", str(spec), "--report", str(report), "-q"]),
+        pinned(core, [HERD, "run", str(spec), "--report", str(report), "-q", *metrics]),
         timeout=timeout,
         check=False,
     )

@@ -212,5 +212,6 @@ async def test_a_starved_pool_is_measured_and_bounded(fresh_target):
         await asyncio.gather(*(caller.call(record, None) for record in records))
     assert [r.error for r in records] == [None, "pool_timeout", "pool_timeout"]
     assert all(0.1 <= r.end - r.sent < 0.2 for r in records[1:])
+    recorder.settle()
     assert recorder.errors == {"pool_timeout": 2}
     assert len(fresh_target.record()) == 1  # the starved calls never reached the target

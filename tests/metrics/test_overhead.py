@@ -41,14 +41,26 @@ def _per_call(function, records: list[RequestRecord]) -> float:
     return best
 
 
+def _recording_per_request(records: list[RequestRecord]) -> float:
+    """What the recorder spends on a finished request: queued, then counted."""
+    best = float("inf")
+    for _ in range(_REPEATS):
+        recorder = Recorder(0.0, 1.0)
+        started = time.perf_counter()
+        for record in records:
+            recorder.on_done(record)
+        recorder.settle()
+        best = min(best, (time.perf_counter() - started) / len(records))
+    return best
+
+
 def test_the_per_request_listener_is_cheap_next_to_the_recorder():
     records = _records(_CALLS)
     listener = _per_call(RequestOutcomes(), records)
-    recorder = Recorder(0.0, 1.0)
-    recording = _per_call(recorder.on_done, records)
+    recording = _recording_per_request(records)
     print(
         f"\nmetrics listener: {listener * 1e6:.2f} µs/request; "
-        f"recorder.on_done without it: {recording * 1e6:.2f} µs/request"
+        f"recorder without it: {recording * 1e6:.2f} µs/request"
     )
     # ~0.3 µs on a laptop core; the bound only catches an accidental slow path.
     assert listener < 5e-6

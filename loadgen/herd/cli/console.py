@@ -20,6 +20,7 @@ def _progress_line(run: LoadRun) -> Text:
     elapsed = run.elapsed()
     if recorder is None:
         return Text(f"{run.phase}…")
+    recorder.settle()
     planned = run.plan.planned
     line = f"{run.phase:<10} {elapsed:6.1f}s  sent {recorder.sent}"
     if planned is not None:

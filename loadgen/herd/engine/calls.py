@@ -157,8 +157,14 @@ class Caller:
                 record.ttfb = now()
                 record.status = status = response.status
                 try:
-                    # The whole body; reading it to the end releases the connection.
-                    payload = await response.read()
+                    content = response.content
+                    if content.is_eof():
+                        # The body came whole with the headers (a small response): take it
+                        # as it is; read()'s chain of coroutines cost 3 µs a request.
+                        payload = content.read_nowait()
+                    else:
+                        # The whole body; reading it to the end releases the connection.
+                        payload = await response.read()
                 except BaseException:
                     # What ``async with`` does on its way out of a failed response.
                     response.release()

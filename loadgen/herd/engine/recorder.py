@@ -2,8 +2,15 @@
 
 The request path only calls ``on_sent`` / ``on_done``; histograms, counters, the
 worker table and the timeline live here, and anything else that wants request
-events (the Prometheus exporter, progress display) subscribes as a listener, so
+events (the Prometheus exporter, the request log) subscribes as a listener, so
 the HTTP code never knows who is watching.
+
+A finished request is only queued by ``on_done``; ``settle`` counts the queue in
+batches. Counted one by one, between the event loop's and aiohttp's work, the
+recorder's tables kept falling out of the CPU's caches: 2.5 µs a request more in
+the closed loop, about a twentieth of a request's whole cost. What is counted at
+``on_sent`` (sent, in flight, its peak) and ``never_sent`` is always current;
+everything else is exact after ``settle()``, which every reader calls first.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from herd.engine.timeline import Timeline
 # so a misbehaving endpoint (a fresh id per response) cannot grow memory without bound.
 MAX_TRACKED_WORKERS = 10_000
 OTHER_WORKERS = "other"
+
+# Finished requests queued before they are counted: few enough to stay in the caches.
+_BATCH = 256
 
 Listener = Callable[[RequestRecord], None]
 
@@ -53,6 +63,7 @@ class Recorder:
         self._in_flight_area = 0.0
         self._area_since = start
         self._first_sent: float | None = None
+        self._finished: list[RequestRecord] = []
 
     def mean_in_flight(self) -> float:
         """Average requests in flight from the first send to the last event."""
@@ -78,40 +89,63 @@ class Recorder:
         self.timeline.sent(sent, in_flight)
 
     def on_done(self, record: RequestRecord) -> None:
-        end, sent, error = record.end, record.sent, record.error
-        latency = end - record.intended
-        in_flight = self.in_flight
+        end = record.end
+        record.in_flight = in_flight = self.in_flight
         if end > self._area_since:
             self._in_flight_area += in_flight * (end - self._area_since)
             self._area_since = end
-        self.timeline.done(end, latency, error, in_flight)
         self.in_flight = in_flight - 1
-        if error is None:
-            self.ok += 1
-        else:
-            self.failed += 1
-            self.errors[error] += 1
-        if record.status:
-            self.status_codes[record.status] += 1
-        self.latency.record(latency)
-        self.service_time.record(end - sent)
-        if record.ttfb:
-            self.ttfb.record(record.ttfb - sent)
-        if record.pool_wait:
-            self.pool_wait.record(record.pool_wait)
-        wire = record.wire or sent
-        if wire < self.first_wire:
-            self.first_wire = wire
-        if wire > self.last_wire:
-            self.last_wire = wire
-        if record.worker is not None:
-            self._count_worker(record.worker, end)
-        if record.delay is not None:
-            self.queue_delay.record(record.delay)
-        if record.execution is not None:
-            self.execution.record(record.execution)
-        for listener in self.listeners:
-            listener(record)
+        finished = self._finished
+        finished.append(record)
+        if len(finished) >= _BATCH:
+            self.settle()
+
+    def settle(self) -> None:
+        """Count every finished request: the statistics are exact after this."""
+        finished = self._finished
+        if not finished:
+            return
+        timeline_done = self.timeline.done
+        latency_record = self.latency.record
+        service_time_record = self.service_time.record
+        ttfb_record = self.ttfb.record
+        status_codes = self.status_codes
+        listeners = self.listeners
+        first_wire, last_wire = self.first_wire, self.last_wire
+        ok = 0
+        for record in finished:
+            end, sent, error = record.end, record.sent, record.error
+            latency = end - record.intended
+            timeline_done(end, latency, error, record.in_flight)
+            if error is None:
+                ok += 1
+            else:
+                self.failed += 1
+                self.errors[error] += 1
+            if record.status:
+                status_codes[record.status] += 1
+            latency_record(latency)
+            service_time_record(end - sent)
+            if record.ttfb:
+                ttfb_record(record.ttfb - sent)
+            if record.pool_wait:
+                self.pool_wait.record(record.pool_wait)
+            wire = record.wire or sent
+            if wire < first_wire:
+                first_wire = wire
+            if wire > last_wire:
+                last_wire = wire
+            if record.worker is not None:
+                self._count_worker(record.worker, end)
+            if record.delay is not None:
+                self.queue_delay.record(record.delay)
+            if record.execution is not None:
+                self.execution.record(record.execution)
+            for listener in listeners:
+                listener(record)
+        self.ok += ok
+        self.first_wire, self.last_wire = first_wire, last_wire
+        finished.clear()
 
     def on_never_sent(self, reason: str, count: int = 1) -> None:
         self.never_sent[reason] += count

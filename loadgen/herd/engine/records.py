@@ -21,6 +21,7 @@ class RequestRecord:
         "end",
         "error",
         "execution",
+        "in_flight",
         "index",
         "intended",
         "pool_queued",
@@ -49,3 +50,4 @@ class RequestRecord:
         self.worker: str | None = None  # endpoint worker that served it
         self.delay: float | None = None  # queue time the endpoint reported (delayTime)
         self.execution: float | None = None  # run time the endpoint reported (executionTime)
+        self.in_flight = 0  # requests in flight as it ended, itself included

@@ -96,6 +96,7 @@ def build_report(
     facts: RunFacts, recorder: Recorder, upload_stats: UploadStats | None, redactor: Redactor
 ) -> Report:
     spec = facts.loadtest.spec
+    recorder.settle()
     completed = recorder.ok + recorder.failed
     uploads = None
     if upload_stats is not None and spec.uploads is not None:

@@ -244,6 +244,7 @@ class LoadRun:
             await _stop(monitor)
             await _stop(probing)
         self.phase = "done"
+        recorder.settle()  # the request log's listener writes the last lines
         load_seconds = max(0.0, load_ended - load_started)
         dispatcher_launched = self._dispatcher.launched if self._dispatcher else 0
         planned = self.plan.planned if self.plan.planned is not None else dispatcher_launched

@@ -67,6 +67,8 @@ class RunCollector(Collector):
         return []  # the families depend on the run's stage; no up-front name check
 
     def collect(self) -> Iterator[Metric]:
+        if self._run.recorder is not None:
+            self._run.recorder.settle()  # its listener's outcomes too
         families = (
             *self._run_facts(),
             *self._requests(),

@@ -57,6 +57,7 @@ _UPLOAD_COUNTS = (
 
 
 def recorder_state(recorder: Recorder, with_timeline: bool = True) -> dict[str, Any]:
+    recorder.settle()
     state: dict[str, Any] = {
         "start": recorder.start,
         "bucket_seconds": recorder.timeline.bucket_seconds,
