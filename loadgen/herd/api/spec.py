@@ -182,6 +182,11 @@ class LoadSpec(ApiModel):
     max_in_flight: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     """Cap on requests in flight for pattern rate (and the HTTP pool size); when the
     cap is reached arrivals wait and their latency includes the wait."""
+    preconnect: bool | None = None
+    """Pattern burst (default true): open the burst's connections before its barrier and
+    hold its requests in the kernel until every one is written, so they leave together
+    instead of at one core's pace. false: each request opens its own connection after
+    the barrier, and its latency includes the handshake."""
     drain_timeout: Duration = Field(default=30.0, ge=0)
     """After the load ends or the run is interrupted, how long in-flight requests may
     finish before they are aborted (and counted)."""
@@ -195,6 +200,7 @@ class LoadSpec(ApiModel):
             "stages": {"rate"},
             "duration": {"concurrency", "rate"},
             "max_in_flight": {"rate"},
+            "preconnect": {"burst"},
         }
         for field, patterns in used_by.items():
             value = getattr(self, field)

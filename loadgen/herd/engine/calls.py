@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.connector import Connection
 
+from herd.engine.burst_release import HeldBurst
 from herd.engine.deadlines import Deadlines
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord, now
@@ -43,16 +45,24 @@ class CallSettings:
 
 
 class WireStampedResponse(aiohttp.ClientResponse):
-    """A response that knows when its request went out: a burst's true spread.
+    """A response that knows when its request was written: a burst's true spread.
 
     aiohttp builds the response right after writing the request's headers, so
     ``request_sent_at`` costs one clock read. aiohttp's tracing would cost every
     request a dozen awaited signals and widen the very spread it measures.
+    ``sent_over`` is the connection's protocol: a held burst tells by it when the
+    request actually left.
     """
+
+    sent_over: object = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.request_sent_at = now()
         super().__init__(*args, **kwargs)
+
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        self.sent_over = connection.protocol
+        return await super().start(connection)
 
 
 def open_session(
@@ -132,6 +142,8 @@ class Caller:
         # Set by the dispatcher just before it cancels requests, so aborted
         # requests carry the reason (drain timeout or max duration).
         self.abort_class = "aborted"
+        # A burst's connections, opened and corked before its barrier.
+        self.held: HeldBurst | None = None
 
     async def call(self, record: RequestRecord, body: bytes | None) -> None:
         settings = self._settings
@@ -154,6 +166,8 @@ class Caller:
                 )
                 if isinstance(response, WireStampedResponse):
                     record.wire = response.request_sent_at
+                    if self.held is not None:
+                        record.wire = self.held.left_at(response.sent_over, record.wire)
                 record.ttfb = now()
                 record.status = status = response.status
                 try:

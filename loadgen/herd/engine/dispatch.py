@@ -126,6 +126,11 @@ class Dispatcher:
         """Open a burst's barrier: every waiting request's intended start is now."""
         self.release_time = now()
         gate.set()
+        held = self._caller.held
+        if held is not None:
+            # Queued behind the wake-up of every request waiting at the gate, so it
+            # runs once each has written its request into its corked connection.
+            asyncio.get_running_loop().call_soon(held.let_go)
 
     async def wait(
         self, timeout: float | None = None, interrupt: asyncio.Event | None = None

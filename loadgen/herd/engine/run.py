@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
+import aiohttp
+
 from herd.api.report import Report
 from herd.api.spec import LoadTest
 from herd.engine import patterns
 from herd.engine.body import BodyError, BodyRenderer, RequestContext, StagedObject
+from herd.engine.burst_release import HeldBurst
 from herd.engine.calls import Caller, CallSettings, open_session
 from herd.engine.dispatch import Dispatcher
 from herd.engine.env_expansion import MissingVariable, Redactor, expand
@@ -215,6 +218,8 @@ class LoadRun:
                     async with asyncio.timeout(spec.load.max_duration) as deadline:
                         if prestaged is not None:
                             await self._prestage(stager, prestaged)
+                        if self.plan.pattern == "burst" and spec.load.preconnect is not False:
+                            caller.held = await self._hold_burst(session, settings.url)
                         await self._wait_for_release()
                         # The client's own health is judged over the load only: building
                         # the S3 client and staging block the loop (botocore loads its
@@ -324,6 +329,16 @@ class LoadRun:
             staging.cancel()
             with suppress(asyncio.CancelledError):
                 await staging
+
+    async def _hold_burst(self, session: aiohttp.ClientSession, url: str) -> HeldBurst | None:
+        if self._stop_requested.is_set():
+            return None
+        self.phase = "connecting"
+        preparing = asyncio.ensure_future(HeldBurst.prepare(session, url, self.plan.pool_size))
+        if await self._until_stop(preparing):
+            return preparing.result()
+        preparing.cancel()
+        return None
 
     async def _wait_for_release(self) -> None:
         release_at = self.options.release_at
