@@ -327,33 +327,45 @@ def multi_core(bench: Bench, cores: int, server_core: int | None, args: argparse
     """herd's closed loop as 1 and as 2 processes: requests/s and CPU time per request.
 
     The two processes get cores 0 and 1. With fewer than 3 cores the second one is
-    nginx's, so the machine cannot show herd's own scaling: the CPU per request (from
-    the process tree's rusage) then says whether a second process costs anything extra.
+    nginx's, so the machine cannot show herd's own scaling in requests/s alone. The CPU
+    each request costs says whether a second process costs anything extra: measured as
+    the difference between a full-length and a fifth-length run (of the process tree's
+    rusage), so the start-up of each process cancels out.
     """
     if cores < 2 or server_core is None:
         print("\nmulti-core: skipped (needs 2 cores and taskset)")
         return
-    spec = loadtest_file(
-        bench.directory,
-        "multi-core",
-        bench.url,
-        {"pattern": "concurrency", "concurrency": CONNECTIONS, "duration": f"{args.seconds:g}s"},
-    )
+    long, short = args.seconds, max(1.0, args.seconds / 5)
+    specs = {
+        seconds: loadtest_file(
+            bench.directory,
+            f"multi-core-{seconds:g}s",
+            bench.url,
+            {"pattern": "concurrency", "concurrency": CONNECTIONS, "duration": f"{seconds:g}s"},
+        )
+        for seconds in (long, short)
+    }
     shared = " (the second shares nginx's core)" if server_core in (0, 1) else ""
     results: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
     for _ in range(args.rounds):
         for processes, core in ((1, "0"), (2, "0,1")):
-            report, cpu = herd_cpu_report(core, spec, bench.directory, processes, args.seconds)
-            completed = report["requests"]["ok"] + report["requests"]["failed"]
-            results[processes].append((report["throughput_rps"], cpu / completed * 1e6))
+            runs = {}
+            for seconds, spec in specs.items():
+                report, cpu = herd_cpu_report(core, spec, bench.directory, processes, seconds)
+                runs[seconds] = (report["requests"]["ok"] + report["requests"]["failed"], cpu)
+                if seconds == long:
+                    throughput = report["throughput_rps"]
+            (long_requests, long_cpu), (short_requests, short_cpu) = runs[long], runs[short]
+            per_request = (long_cpu - short_cpu) / max(1, long_requests - short_requests)
+            results[processes].append((throughput, per_request * 1e6))
     (one, one_cpu), (two, two_cpu) = (
         tuple(statistics.median(column) for column in zip(*results[n], strict=True)) for n in (1, 2)
     )
     print(
         f"\nmulti-core, closed loop {CONNECTIONS} connections, {args.seconds:g} s, median of "
-        f"{args.rounds}: 1 process {one:,.0f} req/s ({one_cpu:.0f} µs CPU/request); "
-        f"2 processes on cores 0,1{shared} {two:,.0f} req/s ({two_cpu:.0f} µs CPU/request); "
-        f"{two / one:.2f}x"
+        f"{args.rounds}: 1 process {one:,.0f} req/s ({one_cpu:.1f} µs CPU/request); "
+        f"2 processes on cores 0,1{shared} {two:,.0f} req/s ({two_cpu:.1f} µs CPU/request); "
+        f"{two / one:.2f}x; CPU per request, 2 processes over 1: {two_cpu / one_cpu:.2f}"
     )
 
 
