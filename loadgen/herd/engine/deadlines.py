@@ -23,15 +23,19 @@ _TIMER_RESOLUTION = 0.001
 
 
 class Deadlines:
+    """Made on the loop that runs the requests."""
+
     def __init__(self, timeout: float):
         self.timeout = timeout
         self._running: dict[RequestRecord, asyncio.Task] = {}
         self._timer: asyncio.TimerHandle | None = None
+        # Passed to current_task, which otherwise looks the running loop up each time.
+        self._loop = asyncio.get_running_loop()
 
     def start(self, record: RequestRecord, at: float) -> None:
         """Cancel the calling task if ``record`` is still running ``timeout`` after ``at``."""
         record.deadline = deadline = at + self.timeout
-        self._running[record] = asyncio.current_task()  # type: ignore[assignment]
+        self._running[record] = asyncio.current_task(self._loop)  # type: ignore[assignment]
         if self._timer is None:
             self._arm(deadline)
 
@@ -49,8 +53,7 @@ class Deadlines:
         return task is not None and task.uncancel() == 0
 
     def _arm(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, deadline - now()), self._expire)
+        self._timer = self._loop.call_later(max(0.0, deadline - now()), self._expire)
 
     def _expire(self) -> None:
         self._timer = None
