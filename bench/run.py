@@ -1,6 +1,6 @@
 """herd against its peers, on this machine: one command, medians of interleaved rounds.
 
-    python bench/run.py                 # full run (about 5 minutes on 2 cores)
+    python bench/run.py                 # full run (about 10 minutes on 2 cores)
     python bench/run.py --smoke         # seconds-long run of every step (what CI runs)
 
 nginx (``return 200``) serves on 127.0.0.1, pinned to the last core; every client is
@@ -234,7 +234,7 @@ def rounds_of(clients: dict[str, Callable[[], float]], rounds: int) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="2 s per client, 1 round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--open-loop-rate", type=float, default=10_000)
     parser.add_argument("--open-loop-seconds", type=float, default=30.0)
