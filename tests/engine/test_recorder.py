@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from herd.engine.multicore.state import recorder_state
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord
@@ -63,3 +65,25 @@ def test_a_state_read_mid_run_sees_every_request_finished_so_far():
         recorder.on_done(record)
     state = recorder_state(recorder)
     assert state["ok"] == 5 and state["sent"] == 5
+
+
+def test_a_failing_listener_cannot_have_requests_counted_twice():
+    recorder = Recorder(ORIGIN, bucket_seconds=1.0)
+    heard: list[int] = []
+
+    def full_disk_once(record: RequestRecord) -> None:
+        heard.append(record.index)
+        if len(heard) == 1:
+            raise OSError("No space left on device")
+
+    recorder.listeners.append(full_disk_once)
+    for i in range(3):
+        record = finished(i, ORIGIN + i * 0.01, 0.1)
+        recorder.on_sent(record)
+        recorder.on_done(record)
+    with pytest.raises(OSError):
+        recorder.settle()
+    recorder.settle()
+    assert (
+        recorder.ok == 3 and recorder.latency.count == 3 and recorder.timeline.rows()[0]["ok"] == 3
+    )

@@ -101,16 +101,17 @@ class Recorder:
             self.settle()
 
     def settle(self) -> None:
-        """Count every finished request: the statistics are exact after this."""
+        """Count every finished request, then hand them to the listeners: the statistics
+        are exact after this, and a listener that fails cannot have them counted twice."""
         finished = self._finished
         if not finished:
             return
+        self._finished = []
         timeline_done = self.timeline.done
         latency_record = self.latency.record
         service_time_record = self.service_time.record
         ttfb_record = self.ttfb.record
         status_codes = self.status_codes
-        listeners = self.listeners
         first_wire, last_wire = self.first_wire, self.last_wire
         ok = 0
         for record in finished:
@@ -141,11 +142,11 @@ class Recorder:
                 self.queue_delay.record(record.delay)
             if record.execution is not None:
                 self.execution.record(record.execution)
-            for listener in listeners:
-                listener(record)
         self.ok += ok
         self.first_wire, self.last_wire = first_wire, last_wire
-        finished.clear()
+        for listener in self.listeners:
+            for record in finished:
+                listener(record)
 
     def on_never_sent(self, reason: str, count: int = 1) -> None:
         self.never_sent[reason] += count
