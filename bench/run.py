@@ -1,6 +1,6 @@
 """herd against its peers, on this machine: one command, medians of interleaved rounds.
 
-    python bench/run.py                 # full run (about 10 minutes on 2 cores)
+    python bench/run.py                 # full run (about 8 minutes on 2 cores)
     python bench/run.py --smoke         # seconds-long run of every step (what CI runs)
 
 nginx (``return 200``) serves on 127.0.0.1, pinned to the last core; every client is

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -26,6 +27,7 @@ _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r
 class Seen:
     accepted: list[float] = field(default_factory=list)
     requests: list[float] = field(default_factory=list)  # when each request's head arrived
+    accepted_wall: list[float] = field(default_factory=list)  # time.time(), for release times
 
 
 class _Responder(asyncio.Protocol):
@@ -36,6 +38,7 @@ class _Responder(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._seen.accepted.append(now())
+        self._seen.accepted_wall.append(time.time())
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -74,6 +77,21 @@ async def test_without_preconnect_each_request_opens_its_connection_after_the_ba
     report = await run_spec(spec)
     assert report.requests.ok == 200 == len(seen.requests) == len(seen.accepted)
     assert max(seen.accepted) > min(seen.requests)  # connecting went on while requests arrived
+
+
+async def test_for_a_fixed_release_time_connections_open_shortly_before_it(responder, monkeypatch):
+    """Runners of one run wait for a shared release time while the others start up: the
+    burst's connections must not idle through that wait (keep-alive timeouts close them)."""
+    from herd.engine import run
+
+    monkeypatch.setattr(run, "_PREPARE_AHEAD", 0.3)
+    url, seen = responder
+    release_at = time.time() + 1.5
+    spec = {"target": {"url": url}, "load": {"pattern": "burst", "requests": 20}}
+    report = await run_spec(spec, release_at=release_at)
+    assert report.requests.ok == 20 == len(seen.accepted)
+    assert min(seen.accepted_wall) >= release_at - 0.3 - 0.05  # not right after staging
+    assert max(seen.accepted) < min(seen.requests)  # and still all before the barrier
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_CORK"), reason="TCP_CORK is Linux's")

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import IO
 
 import aiohttp
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 
 _LOOP_LAG_INTERVAL = 0.05
 _SPARE_FILES = 64  # descriptors beyond the pools: logs, DNS, the metrics server
+# A burst's connections are opened this long before a fixed release time: time enough
+# to open them, and well inside aiohttp's 15 s and servers' usual 60 s idle timeouts.
+_PREPARE_AHEAD = 3.0
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,9 @@ class LoadRun:
                     async with asyncio.timeout(spec.load.max_duration) as deadline:
                         if prestaged is not None:
                             await self._prestage(stager, prestaged)
-                        if self.plan.pattern == "burst" and spec.load.preconnect is not False:
-                            caller.held = await self._hold_burst(session, settings.url)
-                        await self._wait_for_release()
+                        await self._wait_for_release(
+                            partial(self._hold_burst, caller, session, settings.url)
+                        )
                         # The client's own health is judged over the load only: building
                         # the S3 client and staging block the loop (botocore loads its
                         # models) before any call is released.
@@ -330,23 +334,38 @@ class LoadRun:
             with suppress(asyncio.CancelledError):
                 await staging
 
-    async def _hold_burst(self, session: aiohttp.ClientSession, url: str) -> HeldBurst | None:
+    async def _hold_burst(self, caller: Caller, session: aiohttp.ClientSession, url: str) -> None:
+        """Open and cork a burst's connections, unless ``load.preconnect`` is false."""
+        if self.plan.pattern != "burst" or self.loadtest.spec.load.preconnect is False:
+            return
         if self._stop_requested.is_set():
-            return None
+            return
         self.phase = "connecting"
         preparing = asyncio.ensure_future(HeldBurst.prepare(session, url, self.plan.pool_size))
         if await self._until_stop(preparing):
-            return preparing.result()
-        preparing.cancel()
-        return None
+            caller.held = preparing.result()
+        else:
+            preparing.cancel()
 
-    async def _wait_for_release(self) -> None:
+    async def _wait_for_release(self, prepare: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the load's start, having run ``prepare`` (a burst's connections) just
+        before it: before saying ready to a release gate, or ``_PREPARE_AHEAD`` before a
+        fixed release time, so what it opens is not left idle past keep-alive timeouts
+        while other runners start up and stage."""
         release_at = self.options.release_at
         gate = self.options.release_gate
-        if self._stop_requested.is_set() or (release_at is None and gate is None):
+        if self._stop_requested.is_set():
             return
-        self.phase = "waiting for release"
+        if release_at is not None:
+            self.phase = "waiting for release"
+            early = release_at - _PREPARE_AHEAD - time.time()
+            waiting = asyncio.ensure_future(asyncio.sleep(max(0.0, early)))
+            if not await self._until_stop(waiting):
+                waiting.cancel()
+                return
+        await prepare()
         if gate is not None:
+            self.phase = "waiting for release"
             opened = asyncio.ensure_future(gate())
             if not await self._until_stop(opened):
                 opened.cancel()
@@ -354,9 +373,12 @@ class LoadRun:
             release_at = opened.result()
         if release_at is None:
             return
+        self.phase = "waiting for release"
         delay = release_at - time.time()
         if delay > 0:
-            await self._until_stop(asyncio.ensure_future(asyncio.sleep(delay)))
+            waiting = asyncio.ensure_future(asyncio.sleep(delay))
+            if not await self._until_stop(waiting):
+                waiting.cancel()
 
     async def _issue_and_drain(self, dispatcher: Dispatcher) -> None:
         plan, load = self.plan, self.loadtest.spec.load
