@@ -329,13 +329,13 @@ def multi_core(bench: Bench, cores: int, server_core: int | None, args: argparse
     The two processes get cores 0 and 1. With fewer than 3 cores the second one is
     nginx's, so the machine cannot show herd's own scaling in requests/s alone. The CPU
     each request costs says whether a second process costs anything extra: measured as
-    the difference between a full-length and a fifth-length run (of the process tree's
+    the difference between a full-length and a shorter run (of the process tree's
     rusage), so the start-up of each process cancels out.
     """
     if cores < 2 or server_core is None:
         print("\nmulti-core: skipped (needs 2 cores and taskset)")
         return
-    long, short = args.seconds, max(1.0, args.seconds / 5)
+    long, short = args.seconds, min(args.seconds / 2, max(1.0, args.seconds / 5))
     specs = {
         seconds: loadtest_file(
             bench.directory,
@@ -349,15 +349,14 @@ def multi_core(bench: Bench, cores: int, server_core: int | None, args: argparse
     results: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
     for _ in range(args.rounds):
         for processes, core in ((1, "0"), (2, "0,1")):
-            runs = {}
-            for seconds, spec in specs.items():
-                report, cpu = herd_cpu_report(core, spec, bench.directory, processes, seconds)
-                runs[seconds] = (report["requests"]["ok"] + report["requests"]["failed"], cpu)
-                if seconds == long:
-                    throughput = report["throughput_rps"]
-            (long_requests, long_cpu), (short_requests, short_cpu) = runs[long], runs[short]
-            per_request = (long_cpu - short_cpu) / max(1, long_requests - short_requests)
-            results[processes].append((throughput, per_request * 1e6))
+            runs = {
+                seconds: herd_cpu_report(core, spec, bench.directory, processes, seconds)
+                for seconds, spec in specs.items()
+            }
+            (long_report, long_cpu), (short_report, short_cpu) = runs[long], runs[short]
+            extra_requests = completed(long_report) - completed(short_report)
+            per_request = (long_cpu - short_cpu) / max(1, extra_requests)
+            results[processes].append((long_report["throughput_rps"], per_request * 1e6))
     (one, one_cpu), (two, two_cpu) = (
         tuple(statistics.median(column) for column in zip(*results[n], strict=True)) for n in (1, 2)
     )
@@ -367,6 +366,10 @@ def multi_core(bench: Bench, cores: int, server_core: int | None, args: argparse
         f"2 processes on cores 0,1{shared} {two:,.0f} req/s ({two_cpu:.1f} µs CPU/request); "
         f"{two / one:.2f}x; CPU per request, 2 processes over 1: {two_cpu / one_cpu:.2f}"
     )
+
+
+def completed(report: dict) -> int:
+    return report["requests"]["ok"] + report["requests"]["failed"]
 
 
 def herd_cpu_report(
