@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from herd.api.model import ApiModel
 
@@ -28,21 +28,21 @@ class ScheduleSpec(ApiModel):
     macro such as ``@hourly``, evaluated in ``timeZone``."""
     time_zone: str = "UTC"
     """IANA time zone name the cron expression is read in, e.g. ``Europe/Bucharest``."""
-    suspend: bool = False
+    suspend: StrictBool = False
     """Stop starting scheduled runs; active runs go on and manual triggers still work."""
     concurrency_policy: ConcurrencyPolicy = "Forbid"
     """What to do when a run is due while another is active. Forbid: skip a scheduled
     run (a spec change or manual trigger waits until the active run ends). Allow: run
     both (they then load the endpoint together). Replace: stop the active run first."""
-    successful_runs_history_limit: int = Field(
+    successful_runs_history_limit: StrictInt = Field(
         default=DEFAULT_SUCCESSFUL_RUNS_HISTORY, ge=0, le=MAX_RUNS_HISTORY
     )
     """Succeeded runs to keep (oldest deleted first); also used without a schedule."""
-    failed_runs_history_limit: int = Field(
+    failed_runs_history_limit: StrictInt = Field(
         default=DEFAULT_FAILED_RUNS_HISTORY, ge=0, le=MAX_RUNS_HISTORY
     )
     """Failed and invalid runs to keep (oldest deleted first)."""
-    starting_deadline_seconds: int | None = Field(default=None, ge=0)
+    starting_deadline_seconds: StrictInt | None = Field(default=None, ge=0)
     """Skip a scheduled run that cannot start within this many seconds of its time
     (e.g. the operator was down). Unset: start the most recent missed run however late."""
 

@@ -6,6 +6,7 @@ Every problem is reported as ``<field path>: <one-line reason>`` so that
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,26 @@ from pydantic import ValidationError
 from herd.api.errors import FieldError
 from herd.api.spec import LoadTest
 
+# A Kubernetes object is at most 1.5 MiB; a local file may hold a larger inline body,
+# but nothing near what would make reading it a memory problem.
+MAX_FILE_BYTES = 8 * 1024**2
+# YAML aliases let a small file describe a huge document (each alias repeats a whole
+# subtree); no LoadTest comes near this many values once they are expanded.
+MAX_DOCUMENT_NODES = 100_000
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
 
 class SpecError(ValueError):
-    """A LoadTest that cannot be run; ``problems`` holds one line per bad field."""
+    """A LoadTest that cannot be run; ``problems`` holds one line per bad field.
 
-    def __init__(self, problems: list[str]):
+    ``headline`` says what kind of problem it is, for the line a person reads first."""
+
+    def __init__(self, problems: list[str], headline: str = "invalid LoadTest"):
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.headline = headline
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -30,6 +44,8 @@ def field_path(location: tuple[int | str, ...]) -> str:
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif not part or not part.isprintable():  # a key of "" or with a newline: quoted
+            path += f"[{part!r}]"
         else:
             path += f".{part}" if path else str(part)
     return path or "(top level)"
@@ -46,11 +62,16 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         message = item["msg"].removeprefix("Value error, ")
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, FieldError):
-            location += tuple(cause.field.split("."))
+            location += cause.path
         if item["type"] == "extra_forbidden":
             message = "unknown field (check its spelling against the spec reference)"
-        problems.append(f"{field_path(location)}: {message}")
+        problems.append(f"{field_path(location)}: {_one_line(message)}")
     return problems
+
+
+def _one_line(text: str) -> str:
+    """A message that may quote user text (a parser's), as the one line it must be."""
+    return _CONTROL.sub(" ", text)
 
 
 def parse_loadtest(document: Any) -> LoadTest:
@@ -68,13 +89,54 @@ def parse_loadtest(document: Any) -> LoadTest:
 def load_loadtest(path: str | Path) -> LoadTest:
     """Read and validate a LoadTest file (one YAML document)."""
     try:
-        text = Path(path).read_text()
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise SpecError([f"{path}: {error.strerror or error}"]) from None
+        raise SpecError(
+            [f"{path}: {error.strerror or error}"], headline="cannot read the LoadTest file"
+        ) from None
+    return loads_loadtest(data, str(path))
+
+
+def loads_loadtest(data: bytes | str, source: str) -> LoadTest:
+    """Validate a LoadTest read from ``source`` (a file name, or ``-`` for stdin)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError([f"{source}: larger than {MAX_FILE_BYTES // 1024**2} MiB"])
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise SpecError(
+                [f"{source}: not UTF-8 text (byte {error.start}): a LoadTest is a YAML file"]
+            ) from None
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = [doc for doc in yaml.safe_load_all(data) if doc is not None]
     except yaml.YAMLError as error:
-        raise SpecError([f"{path}: not valid YAML: {error}".replace("\n", " ")]) from None
+        raise SpecError([_one_line(f"{source}: not valid YAML: {error}")]) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise SpecError([f"{source}: nested too deeply to be a LoadTest"]) from None
     if len(documents) != 1:
-        raise SpecError([f"{path}: expected one LoadTest document, found {len(documents)}"])
+        raise SpecError([f"{source}: expected one LoadTest document, found {len(documents)}"])
+    if _exceeds_nodes(documents[0], MAX_DOCUMENT_NODES):
+        raise SpecError(
+            [f"{source}: more than {MAX_DOCUMENT_NODES} values once YAML aliases are expanded"]
+        )
     return parse_loadtest(documents[0])
+
+
+def _exceeds_nodes(document: Any, limit: int) -> bool:
+    """Whether ``document``, walked as if every alias were a copy, has over ``limit`` nodes.
+
+    Stops counting at the limit, so an alias bomb costs ``limit`` steps, not its size."""
+    pending, count = [document], 0
+    while pending:
+        count += 1
+        if count > limit:
+            return True
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list | tuple | set):
+            pending.extend(node)
+    return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, WithJsonSchema, model_validator
 
 from herd.api.errors import FieldError
 from herd.api.model import ApiModel
@@ -72,7 +72,7 @@ class Toleration(ApiModel):
     """Taint value to match with ``Equal``."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to match; empty matches every effect."""
-    toleration_seconds: int | None = None
+    toleration_seconds: StrictInt | None = None
     """With ``NoExecute``: how long a runner stays on a node after the taint appears."""
 
 
@@ -83,7 +83,7 @@ class SecretKeySelector(ApiModel):
     """Name of the Secret."""
     key: str
     """Key within the Secret."""
-    optional: bool | None = None
+    optional: StrictBool | None = None
     """When true, a missing Secret or key leaves the variable unset instead of failing."""
 
 
@@ -118,7 +118,7 @@ class SecretEnvSource(ApiModel):
 
     name: str
     """Name of the Secret."""
-    optional: bool | None = None
+    optional: StrictBool | None = None
     """When true, a missing Secret is ignored instead of failing the runners."""
 
 

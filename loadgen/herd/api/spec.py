@@ -13,13 +13,23 @@ from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from herd.api.cron import ScheduleSpec
 from herd.api.durations import Duration
 from herd.api.errors import FieldError
-from herd.api.model import ApiModel, HttpUrlText
+from herd.api.model import ApiModel, Headers, HttpUrlText
 from herd.api.runner import RunnerSpec
 from herd.api.thresholds import Threshold, parse_threshold
 
@@ -33,6 +43,8 @@ MAX_REQUESTS = 10_000_000
 MAX_CONCURRENCY = 100_000
 MAX_RATE = 100_000.0
 MAX_PARALLELISM = 100
+# Uploaded objects are held in memory, synthetic ones and files from a directory alike.
+MAX_OBJECT_BYTES = 256 * 1024**2
 
 
 class WorkerIdSpec(ApiModel):
@@ -63,7 +75,7 @@ class TargetSpec(ApiModel):
     """URL to call. ``${VAR}`` expands from the environment at run time."""
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] | None = None
     """HTTP method; GET by default, POST when a body is set."""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     """Request headers. ``${VAR}`` expands from the environment; values are never logged."""
     body: str | None = None
     """Request body, a sandboxed Jinja2 template rendered per request with ``request``
@@ -87,6 +99,8 @@ class TargetSpec(ApiModel):
                 ImmutableSandboxedEnvironment().parse(body)
             except TemplateError as error:
                 raise ValueError(f"template does not parse: {error}") from None
+            except RecursionError:  # Jinja's parser recurses into nested expressions
+                raise ValueError("template does not parse: nested too deeply") from None
         return body
 
     @property
@@ -97,7 +111,7 @@ class TargetSpec(ApiModel):
 class SyntheticSource(ApiModel):
     """Generated objects of a fixed size, each with distinct content."""
 
-    size_bytes: int = Field(ge=1, le=256 * 1024**2)
+    size_bytes: StrictInt = Field(ge=1, le=MAX_OBJECT_BYTES)
     """Size of every object, in bytes (at most 256 MiB: objects are held in memory)."""
 
 
@@ -106,7 +120,8 @@ class UploadSource(ApiModel):
 
     synthetic: SyntheticSource | None = None
     directory: str | None = None
-    """A local directory; its files (sorted by name) are cycled across requests."""
+    """A local directory; its files (sorted by name) are cycled across requests. Each is
+    at most 256 MiB, and a symbolic link in it must stay inside it."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> UploadSource:
@@ -131,10 +146,10 @@ class UploadSpec(ApiModel):
     allowed to write to it."""
     prefix: str = "herd/"
     """Key prefix; herd adds ``<run id>/`` below it so runs never collide."""
-    per_request: int = Field(default=1, ge=1, le=100)
+    per_request: StrictInt = Field(default=1, ge=1, le=100)
     """Objects staged for each request (the incident: 3 images per request)."""
     source: UploadSource
-    concurrency: int = Field(default=16, ge=1, le=1024)
+    concurrency: StrictInt = Field(default=16, ge=1, le=1024)
     """Uploads in flight at once. The S3 connection pool is sized to this bound."""
     url: Literal["presigned", "s3uri"] = "presigned"
     """What ``uploads[].url`` holds: a presigned GET URL or ``s3://bucket/key``."""
@@ -143,9 +158,9 @@ class UploadSpec(ApiModel):
     mode: Literal["prestage", "inline"] = "prestage"
     """prestage: all uploads finish before any call is released. inline: each call
     waits for its own uploads (calls can then only go as fast as S3 allows)."""
-    cleanup: bool = True
+    cleanup: StrictBool = True
     """Delete the staged objects when the run ends."""
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_attempts: StrictInt = Field(default=5, ge=1, le=20)
     """Attempts per object; throttling (SlowDown, 503) and connection errors are
     retried with jittered exponential backoff."""
 
@@ -155,7 +170,7 @@ class Stage(ApiModel):
 
     duration: Duration = Field(gt=0)
     """How long this step lasts."""
-    target: float = Field(ge=0, le=MAX_RATE)
+    target: StrictFloat = Field(ge=0, le=MAX_RATE)
     """Arrival rate in requests per second reached at the end of the step."""
 
 
@@ -166,11 +181,11 @@ class LoadSpec(ApiModel):
     """burst: every request released at once after staging. concurrency: keep N in
     flight (closed loop). rate: open-loop arrivals at a rate, latency measured from
     each request's intended start."""
-    requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+    requests: StrictInt | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     """Total requests (burst: required; concurrency and rate: an optional cap)."""
-    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    concurrency: StrictInt | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     """Requests in flight (pattern concurrency)."""
-    rate: float | None = Field(default=None, gt=0, le=MAX_RATE)
+    rate: StrictFloat | None = Field(default=None, gt=0, le=MAX_RATE)
     """Arrivals per second (pattern rate)."""
     stages: list[Stage] = Field(default_factory=list)
     """Ramp for pattern rate, instead of rate and duration; starts from 0 req/s."""
@@ -179,10 +194,10 @@ class LoadSpec(ApiModel):
     max_duration: Duration = Field(default=900.0, gt=0)
     """Hard stop for every pattern, staging included: when it passes, nothing more is
     sent and requests still in flight are aborted and counted."""
-    max_in_flight: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
+    max_in_flight: StrictInt | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     """Cap on requests in flight for pattern rate (and the HTTP pool size); when the
     cap is reached arrivals wait and their latency includes the wait."""
-    preconnect: bool | None = None
+    preconnect: StrictBool | None = None
     """Pattern burst (default true): open the burst's connections before its barrier and
     hold its requests in the kernel until every one is written, so they leave together
     instead of at one core's pace. false: each request opens its own connection after
@@ -267,7 +282,7 @@ class ScalingProbeSpec(ApiModel):
 
     url: HttpUrlText
     """Health URL, e.g. ``https://api.runpod.ai/v2/ENDPOINT/health``; ``${VAR}`` expands."""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     """Request headers; ``${VAR}`` expands from the environment, values are never logged."""
     interval: Duration = Field(default=5.0, ge=0.1)
     """Time between polls (never shorter; a little jitter is added)."""
@@ -300,7 +315,7 @@ class LoadTestSpec(ApiModel):
     scaling_probe: ScalingProbeSpec | None = None
     thresholds: list[ThresholdExpr] = Field(default_factory=list)
     """Pass/fail criteria such as ``p95 < 2s``, ``error_rate < 1%``, ``workers >= 2``."""
-    parallelism: int = Field(default=1, ge=1, le=MAX_PARALLELISM)
+    parallelism: StrictInt = Field(default=1, ge=1, le=MAX_PARALLELISM)
     """Runner pods that split the load between them (cluster only; ``herd run`` takes
     ``--runners``). Requests, concurrency and arrivals are divided among the runners,
     so the endpoint sees the same total load; thresholds apply to the merged results."""
@@ -309,7 +324,8 @@ class LoadTestSpec(ApiModel):
     spec changes or the ``herd.dev/trigger`` annotation gets a new value."""
     runner: RunnerSpec = Field(default_factory=RunnerSpec)
     """Runner pods: image, resources, scheduling, secrets (cluster only)."""
-    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    # At most int32's maximum, as Kubernetes bounds such fields (about 68 years).
+    ttl_seconds_after_finished: StrictInt | None = Field(default=None, ge=0, le=2**31 - 1)
     """Delete a finished run's runner Job and pods this many seconds after its results
     are recorded (cluster only); the run object and its results stay until the
     history limits remove it. Unset: Jobs go when their run is deleted."""
