@@ -1,7 +1,9 @@
 """Request bodies: a sandboxed Jinja2 template rendered once per request.
 
 A body without template syntax is encoded once and reused: the common case costs
-nothing per request.
+nothing per request. A render that fails, for whatever reason (Jinja's own errors,
+``1 // 0``, a value too large for the sandbox's bounds), is a ``BodyError``: that
+request is a ``template_error``, and the run goes on.
 """
 
 from __future__ import annotations
@@ -9,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from herd.engine.env_expansion import Redactor, expand
+from herd.engine.sandbox import MAX_VALUE_CHARS, BoundedSandbox, RenderBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,8 @@ class BodyError(ValueError):
     pass
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 class BodyRenderer:
@@ -52,7 +50,13 @@ class BodyRenderer:
             return
         text = expand(template, env, redactor, "spec.target.body")
         if "{{" in text or "{%" in text or "{#" in text:
-            self._template = _environment().from_string(text)
+            try:
+                self._template = BoundedSandbox().from_string(text)
+            except Exception as error:  # a syntax error, or one an expanded ${VAR} made
+                raise BodyError(
+                    f"spec.target.body: template does not compile (after ${{VAR}} expansion): "
+                    f"{_describe(error)}"
+                ) from None
         else:
             self._static = text.encode()
 
@@ -73,7 +77,14 @@ class BodyRenderer:
     def render(self, request: RequestContext, uploads: Sequence[StagedObject] = ()) -> bytes | None:
         if self._template is None:
             return self._static
+        size, parts = 0, []
         try:
-            return self._template.render(request=request, uploads=list(uploads)).encode()
-        except TemplateError as error:
-            raise BodyError(f"spec.target.body: {error}") from None
+            with RenderBudget():
+                for part in self._template.generate(request=request, uploads=list(uploads)):
+                    size += len(part)
+                    if size > MAX_VALUE_CHARS:
+                        raise BodyError(f"a rendered body is at most {MAX_VALUE_CHARS} characters")
+                    parts.append(part)
+            return "".join(parts).encode()
+        except Exception as error:  # every failure is this request's, none may escape
+            raise BodyError(f"spec.target.body: {_describe(error)}") from None
