@@ -142,3 +142,22 @@ def test_diagnostics_name_their_runner_and_client_limited_is_any():
 def test_nothing_to_merge_is_an_error():
     with pytest.raises(ValueError):
         merge_results(spec(), [])
+
+
+def test_a_run_in_which_no_request_succeeded_fails_in_the_cluster_too():
+    """Issue #12 item 14: the merged verdict is never "passed" when nothing succeeded,
+    however permissive the spec's thresholds."""
+    reports = [report(i, 2, [0.1] * 5, failed=5, workers={}) for i in range(2)]
+    merged = merge_results(spec(["errors < 100"]), summaries(reports))
+    assert merged.requests.ok == 0
+    assert merged.verdict == "failed"
+    assert [(t.expr, t.passed, t.implicit) for t in merged.thresholds] == [
+        ("errors < 100", True, False),
+        ("ok > 0", False, True),
+    ]
+
+
+def test_one_success_anywhere_is_enough_for_the_implicit_rule():
+    reports = [report(0, 2, [0.1] * 5, failed=5, workers={}), report(1, 2, [0.1] * 5, failed=4)]
+    merged = merge_results(spec([]), summaries(reports))
+    assert merged.verdict == "passed" and merged.thresholds == []

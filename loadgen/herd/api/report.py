@@ -94,6 +94,9 @@ class ThresholdResult(_Section):
     expr: str
     value: float | None
     passed: bool
+    implicit: bool = False
+    """Not written in the spec: herd's own rule that a run in which no request
+    succeeded fails (``ok > 0``), listed only when it does."""
 
 
 class Client(_Section):

@@ -154,6 +154,9 @@ class ThresholdOutcome(ApiModel):
     when there was nothing to measure."""
     passed: bool
     """Whether the measured value satisfies the threshold."""
+    implicit: bool = False
+    """Not written in the spec: herd's rule that a run in which no request succeeded
+    fails (``ok > 0``), listed only when it does."""
 
 
 class RunResults(ApiModel):

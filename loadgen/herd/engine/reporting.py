@@ -19,7 +19,7 @@ from herd.api.report import (
     Workers,
 )
 from herd.api.spec import LoadTest
-from herd.api.thresholds import Threshold
+from herd.api.thresholds import IMPLICIT_THRESHOLD, Threshold
 from herd.engine.env_expansion import Redactor
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
@@ -84,11 +84,18 @@ def threshold_value(threshold: Threshold, report: Report) -> float | None:
 
 
 def evaluate_thresholds(report: Report, thresholds: list[Threshold]) -> list[ThresholdResult]:
+    """The spec's thresholds judged on ``report``, then herd's implicit one (a run in
+    which no request succeeded fails), listed only when it fails so that the verdict
+    ("passed" when every result passed) always has a failed line to show for itself."""
     results = []
     for threshold in thresholds:
         value = threshold_value(threshold, report)
         passed = value is not None and threshold.holds(value)
         results.append(ThresholdResult(expr=threshold.expr, value=value, passed=passed))
+    if report.requests.ok == 0:
+        results.append(
+            ThresholdResult(expr=IMPLICIT_THRESHOLD, value=0.0, passed=False, implicit=True)
+        )
     return results
 
 

@@ -169,7 +169,10 @@ def _summary(report: Report) -> str:
         ),
     ]
     rows += [
-        (t.expr, "passed" if t.passed else f"failed (observed {t.value})")
+        (
+            t.expr + (" (implicit)" if t.implicit else ""),
+            "passed" if t.passed else f"failed (observed {t.value})",
+        )
         for t in report.thresholds
     ]
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
