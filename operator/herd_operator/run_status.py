@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from herd.api.exits import exit_meaning
 from herd.api.loading import SpecError
 from herd.api.status import TERMINAL_PHASES, LoadTestRunStatus, Reason, RunnerCounts, RunResults
 from herd_operator.caps import NO_CAPS
@@ -25,15 +26,6 @@ from herd_operator.merge import merge_results
 from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
 from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
-
-_EXIT_MEANINGS = {
-    1: "thresholds failed",
-    2: "invalid spec",
-    3: "the run could not execute",
-    130: "interrupted (SIGINT)",
-    137: "killed (SIGKILL)",
-    143: "stopped (SIGTERM)",
-}
 
 
 class Action(StrEnum):
@@ -72,7 +64,7 @@ def _runner_failure(run: RunObject, runner: RunnerState) -> tuple[Reason, str]:
             f"runner {runner.index} was killed for exceeding its memory limit ({limit}); "
             "raise spec.runner.resources.limits.memory"
         )
-    meaning = _EXIT_MEANINGS.get(runner.exit_code or 0, "error")
+    meaning = exit_meaning(runner.exit_code or 0)
     detail = f": {runner.message}" if runner.message else ""
     return Reason.RUNNER_FAILED, (
         f"runner {runner.index} exited with code {runner.exit_code} ({meaning}){detail}"

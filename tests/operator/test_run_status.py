@@ -157,6 +157,18 @@ def test_runner_error_reports_exit_code_and_message():
     }  # fmt: skip
 
 
+def test_a_runner_exit_1_is_not_called_a_threshold_failure():
+    """Issue #12 item 12: runners judge no thresholds (the operator does, on the merged
+    results); exit 1 is an unhandled error or herd's own no-success rule."""
+    run = run_body()
+    job = job_for(run, [job_condition("Failed", "BackoffLimitExceeded", "Job has reached...")])
+    result = reconcile(run, job, [finished(0), exited(1, 1), finished(2)])
+    assert result.status["message"] == (
+        "runner 1 exited with code 1 (the run failed its checks or the runner crashed; see its log)"
+    )
+    assert "thresholds failed" not in result.status["message"]
+
+
 def test_deadline_exceeded_keeps_what_stopped_runners_reported():
     run = run_body()
     job = job_for(run, [job_condition("Failed", "DeadlineExceeded", "Job was active longer")])

@@ -5,16 +5,18 @@ RunError
 └── SetupError    the run could not start here                   (exit 3)
 """
 
+from herd.api.exits import ExitCode
+
 
 class RunError(Exception):
-    exit_code = 3
+    exit_code = ExitCode.NOT_RUN
 
 
 class ConfigError(RunError):
     """Names the field (``spec.target.headers.Authorization``) and what is wrong."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID
 
 
 class SetupError(RunError):
-    exit_code = 3
+    exit_code = ExitCode.NOT_RUN
