@@ -43,6 +43,12 @@ async def show_progress(run: LoadRun, console: Console) -> None:
             live.update(_progress_line(run), refresh=True)
 
 
+def problem_line(label: str, message: str) -> Text:
+    """``label: message`` with the label in red. ``message`` is user-derived text (a
+    threshold, a regex, a YAML fragment): it is never read as Rich markup."""
+    return Text.assemble((label, "red"), ": ", message)
+
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
@@ -108,9 +114,10 @@ def summary(report: Report) -> Group:
             )
         )
     for result in report.thresholds:
-        mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
+        mark = ("✓", "green") if result.passed else ("✗", "red")
         value = "-" if result.value is None else f"{result.value:.4g}"
-        parts.append(Text.from_markup(f"{mark} {result.expr}  (observed {value})"))
+        note = "; implicit: a run in which no request succeeded fails" if result.implicit else ""
+        parts.append(Text.assemble(mark, f" {result.expr}  (observed {value}{note})"))
     if report.client_limited:
         parts.append(
             Text(

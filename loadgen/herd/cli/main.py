@@ -6,25 +6,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from herd import __version__
-from herd.api.loading import SpecError, load_loadtest
+from herd.api.exits import ExitCode, signal_exit
+from herd.api.loading import MAX_FILE_BYTES, SpecError, load_loadtest, loads_loadtest
+from herd.api.report import Report
+from herd.api.spec import LoadTest
+from herd.cli.console import problem_line
 from herd.engine.errors import RunError
 from herd.engine.multicore.choice import Processes, choose_processes, parse_processes
 from herd.engine.multicore.cpus import cpu_budget
 from herd.engine.multicore.parent import MultiProcessRun
+from herd.engine.request_log import RequestLogFile
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.metrics import MetricsSettings, PushSettings, exporting
 
-EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUN = 0, 1, 2, 3
 # How a multi-process runner starts each of its processes: a fresh interpreter.
 PROCESS_COMMAND = (sys.executable, "-m", "herd.cli", "_process")
 
@@ -56,7 +62,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("loadtest_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("loadtest_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--report",
     "report_path",
@@ -146,42 +152,60 @@ def run(
     quiet: bool,
     verbose: int,
 ) -> None:
-    """Run LOADTEST_FILE (a LoadTest object, as for kubectl apply) from this machine.
+    """Run LOADTEST_FILE (a LoadTest object, as for kubectl apply; - reads it from stdin)
+    from this machine.
 
-    Exit codes: 0 thresholds passed, 1 thresholds failed, 2 invalid spec,
-    3 the run could not execute; 128+N when stopped by signal N (report still written).
+    Exit codes: 0 passed, 1 failed (a threshold, or no request succeeded), 2 invalid
+    spec, 3 the run could not execute or its results could not be written; 128+N when
+    stopped by signal N (report still written).
     """
-    err = Console(stderr=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason stays one line
     try:
-        loadtest = load_loadtest(loadtest_file)
+        loadtest = _read_loadtest(loadtest_file)
     except SpecError as error:
         for problem in error.problems:
-            err.print(f"[red]invalid LoadTest[/]: {problem}", highlight=False)
-        sys.exit(EXIT_INVALID)
+            err.print(problem_line(error.headline, problem))
+        sys.exit(ExitCode.INVALID)
     if runner_index >= runners:
-        err.print("[red]--runner-index must be smaller than --runners[/]")
-        sys.exit(EXIT_INVALID)
+        err.print(problem_line("invalid option", "--runner-index must be smaller than --runners"))
+        sys.exit(ExitCode.INVALID)
     share = Share(runner_index, runners)
     try:
         choice = choose_processes(processes, loadtest.spec, share, cpu_budget())
     except ValueError as error:
-        err.print(f"[red]invalid option[/]: {error}", highlight=False)
-        sys.exit(EXIT_INVALID)
+        err.print(problem_line("invalid option", str(error)))
+        sys.exit(ExitCode.INVALID)
+    outputs = {
+        "--report": report_path,
+        "--summary": summary_path,
+        "--html": html_path,
+        "--requests-log": requests_log,
+    }
+    for option, path in outputs.items():
+        unwritable = _unwritable(path)
+        if unwritable:  # said before any traffic, not after a long run
+            err.print(problem_line(f"cannot write {option}", unwritable))
+            sys.exit(ExitCode.NOT_RUN)
     if not quiet:
-        err.print(f"herd run: {choice.describe()}", highlight=False)
+        err.print(Text(f"herd run: {choice.describe()}"))
     # The flag overrides the spec, as flags do; cluster runners get the spec's.
     spec_metrics = loadtest.spec.metrics
     push_url = pushgateway or (spec_metrics.pushgateway if spec_metrics else None)
     console = Console()
     show_live = console.is_terminal and not quiet
+    log_file: RequestLogFile | None = None
     with contextlib.ExitStack() as files:
         options = RunOptions(run_id=run_id, share=share, release_at=release_at)
         load_run: LoadRun | MultiProcessRun
         if choice.count == 1:  # today's path: this process, no others
             if requests_log is not None:
-                requests_log.parent.mkdir(parents=True, exist_ok=True)
-                log_stream = files.enter_context(requests_log.open("w", buffering=1 << 20))
-                options = replace(options, request_log=log_stream)
+                try:
+                    log_file = RequestLogFile(requests_log)
+                except OSError as error:
+                    err.print(problem_line("cannot write --requests-log", _reason(error)))
+                    sys.exit(ExitCode.NOT_RUN)
+                files.callback(log_file.close)
+                options = replace(options, request_log=log_file)
             load_run = LoadRun(loadtest, options)
         else:
             metrics_wanted = metrics_port is not None or push_url is not None
@@ -205,32 +229,100 @@ def run(
             with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
                 report = runner.run(_execute(load_run, console if show_live else None, metrics))
         except RunError as error:
-            err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
+            err.print(problem_line("herd run failed", load_run.redactor(str(error))))
             sys.exit(error.exit_code)
-    document = json.dumps(report.model_dump(mode="json"), indent=2)
-    document = load_run.redactor(document)
-    if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(document + "\n")
-    if summary_path is not None:
-        from herd_operator.summary import termination_message
-
-        summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(load_run.redactor(termination_message(report, release_at)))
-    if html_path is not None:
-        from herd.views.html import render_html
-
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(load_run.redactor(render_html(report)))
+    redact = load_run.redactor
+    unwritten = _write_outputs(report, redact, report_path, summary_path, html_path, release_at)
+    log_error = log_file.error if log_file else getattr(load_run, "request_log_error", None)
+    if log_error is not None:
+        unwritten.append(("--requests-log", log_error))
     if not quiet:
         from herd.cli.console import summary
 
-        console.print(summary(report), highlight=False)
+        with contextlib.suppress(OSError):  # stdout closed early (| head): the files stand
+            console.print(summary(report), highlight=False)
+    for option, reason in unwritten:
+        err.print(problem_line(f"could not write {option}", redact(reason)))
+    if unwritten:
+        sys.exit(ExitCode.NOT_RUN)
     if report.stopped in ("SIGINT", "SIGTERM"):
-        sys.exit(128 + signal.Signals[report.stopped].value)
+        sys.exit(signal_exit(report.stopped))
     if report.requests.planned and report.requests.sent == 0:
-        sys.exit(EXIT_NOT_RUN)
-    sys.exit(EXIT_PASSED if report.verdict == "passed" else EXIT_FAILED)
+        sys.exit(ExitCode.NOT_RUN)
+    sys.exit(ExitCode.PASSED if report.verdict == "passed" else ExitCode.FAILED)
+
+
+def _read_loadtest(path: Path) -> LoadTest:
+    if str(path) == "-":
+        return loads_loadtest(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "- (stdin)")
+    return load_loadtest(path)
+
+
+def _reason(error: OSError, path: Path | None = None) -> str:
+    where = error.filename if error.filename is not None else path
+    return f"{where}: {error.strerror or error}" if where is not None else str(error)
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why ``path`` could not be written, as far as can be told without writing it."""
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return _reason(error)
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{path}: permission denied"
+    return (
+        None if os.access(path.parent, os.W_OK | os.X_OK) else f"{path.parent}: permission denied"
+    )
+
+
+def _write_outputs(
+    report: Report,
+    redact: Callable[[str], str],
+    report_path: Path | None,
+    summary_path: Path | None,
+    html_path: Path | None,
+    release_at: float | None,
+) -> list[tuple[str, str]]:
+    """Write every file asked for; one that fails does not stop the others. Returns
+    the options whose files could not be written, with the reason."""
+    documents: list[tuple[str, Path | None, Callable[[], str]]] = [
+        (
+            "--report",
+            report_path,
+            lambda: json.dumps(report.model_dump(mode="json"), indent=2) + "\n",
+        ),
+        ("--summary", summary_path, lambda: _termination_message(report, release_at)),
+        ("--html", html_path, lambda: _html(report)),
+    ]
+    unwritten = []
+    for option, path, render in documents:
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(redact(render()))
+        except OSError as error:
+            unwritten.append((option, _reason(error, path)))
+    return unwritten
+
+
+def _json(report: Report) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
+
+
+def _termination_message(report: Report, release_at: float | None) -> str:
+    from herd_operator.summary import termination_message
+
+    return termination_message(report, release_at)
+
+
+def _html(report: Report) -> str:
+    from herd.views.html import render_html
+
+    return render_html(report)
 
 
 async def _execute(

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-_REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from herd.api.model import VARIABLE_REFERENCE, header_value_problem, http_url_problem
+from herd.engine.errors import ConfigError
+
+_REFERENCE = VARIABLE_REFERENCE
 REDACTED = "<redacted>"
 # Very short values ("1", "on") would redact innocent text everywhere; they are
 # not credentials.
@@ -68,6 +71,47 @@ def expand(text: str, env: Mapping[str, str], redactor: Redactor, field: str) ->
         return value
 
     return _REFERENCE.sub(substitute, text)
+
+
+def missing_variables(
+    fields: Iterable[tuple[str, str]], env: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Every variable the ``(field, text)`` pairs reference that ``env`` does not set,
+    with the fields that use it: all of them at once, not one per attempt."""
+    missing: dict[str, list[str]] = {}
+    for field, text in fields:
+        for escaped, name in _REFERENCE.findall(text):
+            if not escaped and name not in env and field not in missing.get(name, []):
+                missing.setdefault(name, []).append(field)
+    return missing
+
+
+def describe_missing(missing: Mapping[str, list[str]]) -> str:
+    listed = "; ".join(f"{name} (in {', '.join(fields)})" for name, fields in missing.items())
+    noun = "variable" if len(missing) == 1 else "variables"
+    return f"environment {noun} not set: {listed}"
+
+
+def expand_url(url: str, env: Mapping[str, str], redactor: Redactor, field: str) -> str:
+    """``url`` expanded, and checked again: a value may make it one aiohttp refuses."""
+    expanded = expand(url, env, redactor, field)
+    problem = http_url_problem(expanded)
+    if problem is not None:
+        raise ConfigError(f"{field}: {problem} (after ${{VAR}} expansion)")
+    return expanded
+
+
+def expand_headers(
+    headers: Mapping[str, str], env: Mapping[str, str], redactor: Redactor, field: str
+) -> dict[str, str]:
+    """Header values expanded; a value with CR or LF would inject headers of its own."""
+    expanded = {}
+    for name, value in headers.items():
+        expanded[name] = expand(value, env, redactor, f"{field}.{name}")
+        problem = header_value_problem(expanded[name])
+        if problem is not None:
+            raise ConfigError(f"{field}.{name}: {problem} (after ${{VAR}} expansion)")
+    return expanded
 
 
 def has_references(text: str) -> bool:

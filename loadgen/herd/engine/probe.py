@@ -19,7 +19,7 @@ import aiohttp
 from jsonpath_ng import parse as parse_json_path
 
 from herd.api.spec import ScalingProbeSpec
-from herd.engine.env_expansion import MissingVariable, Redactor, expand
+from herd.engine.env_expansion import MissingVariable, Redactor, expand_headers, expand_url
 from herd.engine.errors import ConfigError
 from herd.engine.records import now
 
@@ -45,11 +45,8 @@ class ScalingProbe:
     ):
         self.spec = spec
         try:
-            self._url = expand(spec.url, env, redactor, "spec.scalingProbe.url")
-            self._headers = {
-                name: expand(value, env, redactor, f"spec.scalingProbe.headers.{name}")
-                for name, value in spec.headers.items()
-            }
+            self._url = expand_url(spec.url, env, redactor, "spec.scalingProbe.url")
+            self._headers = expand_headers(spec.headers, env, redactor, "spec.scalingProbe.headers")
         except MissingVariable as error:
             raise ConfigError(str(error)) from None
         self._paths = {name: parse_json_path(getattr(spec.fields, name)) for name in FIELDS}

@@ -23,18 +23,23 @@ from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import IO
 
 import aiohttp
 
 from herd.api.report import Report
-from herd.api.spec import LoadTest
+from herd.api.spec import LoadTest, LoadTestSpec
 from herd.engine import patterns
 from herd.engine.body import BodyError, BodyRenderer, RequestContext, StagedObject
 from herd.engine.burst_release import HeldBurst
 from herd.engine.calls import Caller, CallSettings, open_session
 from herd.engine.dispatch import Dispatcher
-from herd.engine.env_expansion import MissingVariable, Redactor, expand
+from herd.engine.env_expansion import (
+    Redactor,
+    describe_missing,
+    expand_headers,
+    expand_url,
+    missing_variables,
+)
 from herd.engine.errors import ConfigError, SetupError
 from herd.engine.gc_pauses import setup_objects_frozen
 from herd.engine.histogram import Histogram
@@ -43,9 +48,9 @@ from herd.engine.probe import ScalingProbe
 from herd.engine.recorder import Listener, Recorder
 from herd.engine.records import now
 from herd.engine.reporting import RunFacts, build_report
-from herd.engine.request_log import RequestLog
+from herd.engine.request_log import RequestLog, TextSink
 from herd.engine.schedule import Share
-from herd.engine.staging import Stager, StagingFailed, UploadStats
+from herd.engine.staging import Stager, StagingFailed, UploadStats, upload_files
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class RunOptions:
     env: Mapping[str, str] | None = None
     """Where ``${VAR}`` comes from; the process environment by default."""
     handle_signals: bool = True
-    request_log: IO[str] | None = None
+    request_log: TextSink | None = None
     """Where to write one JSON line per finished request (``--requests-log``)."""
     origin: float | None = None
     """``now()`` time the run counts from (default: when ``execute`` starts). The
@@ -290,25 +295,25 @@ class LoadRun:
 
     def _prepare(self) -> tuple[CallSettings, BodyRenderer]:
         """Expand ``${VAR}`` and check the body renders, before any traffic."""
-        target = self.loadtest.spec.target
+        spec = self.loadtest.spec
+        target = spec.target
         env = self.options.env if self.options.env is not None else os.environ
-        try:
-            url = expand(target.url, env, self.redactor, "spec.target.url")
-            headers = {
-                name: expand(value, env, self.redactor, f"spec.target.headers.{name}")
-                for name, value in target.headers.items()
-            }
-            renderer = BodyRenderer(target.body, env, self.redactor)
-        except MissingVariable as error:
-            raise ConfigError(str(error)) from None
-        uploads = self.loadtest.spec.uploads
+        missing = missing_variables(_expanded_fields(spec), env)
+        if missing:
+            raise ConfigError(describe_missing(missing))
+        url = expand_url(target.url, env, self.redactor, "spec.target.url")
+        headers = expand_headers(target.headers, env, self.redactor, "spec.target.headers")
+        uploads = spec.uploads
         sample = [
             StagedObject(bucket="b", key="k", size=1, uri="s3://b/k", url="https://example/k")
         ] * (uploads.per_request if uploads else 0)
         try:
+            renderer = BodyRenderer(target.body, env, self.redactor)
             renderer.render(RequestContext(0, self.options.share.index), sample)
         except BodyError as error:
             raise ConfigError(str(error)) from None
+        if uploads is not None and uploads.source.directory is not None:
+            upload_files(uploads.source.directory)  # its problems before any traffic
         settings = CallSettings(
             method=target.effective_method,
             url=url,
@@ -432,6 +437,21 @@ class LoadRun:
         if stats is None or stats.first_start is None or stats.last_end is None:
             return 0.0
         return stats.last_end - stats.first_start
+
+
+def _expanded_fields(spec: LoadTestSpec) -> list[tuple[str, str]]:
+    """Every field ``${VAR}`` expands in, with its path."""
+    target, probe = spec.target, spec.scaling_probe
+    fields = [("spec.target.url", target.url)]
+    fields += [(f"spec.target.headers.{name}", value) for name, value in target.headers.items()]
+    if target.body is not None:
+        fields.append(("spec.target.body", target.body))
+    if probe is not None:
+        fields.append(("spec.scalingProbe.url", probe.url))
+        fields += [
+            (f"spec.scalingProbe.headers.{name}", value) for name, value in probe.headers.items()
+        ]
+    return fields
 
 
 async def _stop(task: asyncio.Task | None) -> None:

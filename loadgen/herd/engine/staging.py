@@ -29,7 +29,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from herd.api.spec import UploadSpec
+from herd.api.spec import MAX_OBJECT_BYTES, UploadSpec
 from herd.engine.body import StagedObject
 from herd.engine.errors import ConfigError
 from herd.engine.histogram import Histogram
@@ -51,6 +51,7 @@ _FATAL_CODES = {
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
 _DELETE_BATCH = 1000
+_DIRECTORY_FIELD = "spec.uploads.source.directory"
 
 
 class StagingFailed(Exception):
@@ -92,6 +93,52 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
+def upload_files(directory: str) -> list[Path]:
+    """The files of an upload directory, sorted by name; ConfigError naming the field
+    when one may not be uploaded: a link out of the directory (a spec must not ship
+    ``/etc/passwd``), or a file larger than an object may be."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ConfigError(f"{_DIRECTORY_FIELD}: {directory} is not a directory")
+    inside = root.resolve()
+    files = []
+    try:
+        for path in sorted(root.iterdir()):
+            if not path.is_file():  # subdirectories, and links to nothing, are not inputs
+                continue
+            resolved = path.resolve()
+            if not resolved.is_relative_to(inside):
+                raise ConfigError(
+                    f"{_DIRECTORY_FIELD}: {path.name} is a link out of the directory "
+                    f"(to {resolved}); only files inside it are uploaded"
+                )
+            size = resolved.stat().st_size
+            if size > MAX_OBJECT_BYTES:
+                raise ConfigError(
+                    f"{_DIRECTORY_FIELD}: {path.name} is {size} bytes; a file is at most "
+                    f"{MAX_OBJECT_BYTES // 1024**2} MiB (each is held in memory to upload)"
+                )
+            files.append(path)
+    except OSError as error:
+        raise ConfigError(f"{_DIRECTORY_FIELD}: {error.strerror or error}") from None
+    if not files:
+        raise ConfigError(f"{_DIRECTORY_FIELD}: {directory} has no files")
+    return files
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A file's bytes, never more than an object may hold (it may have grown since it
+    was checked); StagingFailed when it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_OBJECT_BYTES + 1)
+    except OSError:
+        raise StagingFailed("file_unreadable") from None
+    if len(data) > MAX_OBJECT_BYTES:
+        raise StagingFailed("file_too_large")
+    return data
+
+
 class _Contents:
     """Object bodies: synthetic (distinct per object) or files cycled from a directory."""
 
@@ -102,12 +149,7 @@ class _Contents:
         if self._synthetic is not None:
             self._block = os.urandom(self._synthetic.size_bytes)
         else:
-            directory = Path(spec.source.directory or "")
-            if not directory.is_dir():
-                raise ConfigError(f"spec.uploads.source.directory: {directory} is not a directory")
-            self._files = sorted(p for p in directory.iterdir() if p.is_file())
-            if not self._files:
-                raise ConfigError(f"spec.uploads.source.directory: {directory} has no files")
+            self._files = upload_files(spec.source.directory or "")
 
     def get(self, sequence: int, tag: str) -> tuple[bytes, str, str]:
         """Body, key suffix and content type of the ``sequence``-th object."""
@@ -118,7 +160,7 @@ class _Contents:
         path = self._files[sequence % len(self._files)]
         data = self._cache.get(path)
         if data is None:
-            data = self._cache[path] = path.read_bytes()
+            data = self._cache[path] = _read_bounded(path)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return data, path.suffix, content_type
 

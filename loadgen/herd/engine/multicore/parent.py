@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from herd.api.exits import ExitCode
 from herd.api.report import Report
 from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, SetupError
@@ -131,6 +132,7 @@ class MultiProcessRun:
         self.redactor = self._checker.redactor
         self._child_command = list(child_command)
         self._requests_log = requests_log
+        self.request_log_error: str | None = None
         self._state_interval = state_interval
         self._metrics = metrics
         self._verbose = verbose
@@ -288,7 +290,7 @@ class MultiProcessRun:
             process.state = message["state"]
             self._states_version += 1
         elif "error" in message:
-            process.error = (str(message["error"]), int(message.get("exit_code", 3)))
+            process.error = (str(message["error"]), int(message.get("exit_code", ExitCode.NOT_RUN)))
         self._changed.set()
 
     async def _supervise(self) -> None:
@@ -359,16 +361,21 @@ class MultiProcessRun:
         return note
 
     def _join_request_logs(self, workdir: Path) -> None:
-        """One file, process by process; a killed process's cut-off last line is dropped."""
+        """One file, process by process; a killed process's cut-off last line is dropped.
+        A failed write (a full disk) is kept in ``request_log_error``: it never costs
+        the report."""
         assert self._requests_log is not None
-        self._requests_log.parent.mkdir(parents=True, exist_ok=True)
-        with self._requests_log.open("wb") as joined:
-            for process in self._processes:
-                path = workdir / f"requests-{process.part}.jsonl"
-                if not path.exists():
-                    continue
-                data = path.read_bytes()
-                joined.write(data[: data.rfind(b"\n") + 1])
+        try:
+            self._requests_log.parent.mkdir(parents=True, exist_ok=True)
+            with self._requests_log.open("wb") as joined:
+                for process in self._processes:
+                    path = workdir / f"requests-{process.part}.jsonl"
+                    if not path.exists():
+                        continue
+                    data = path.read_bytes()
+                    joined.write(data[: data.rfind(b"\n") + 1])
+        except OSError as error:
+            self.request_log_error = f"{self._requests_log}: {error.strerror or error}"
 
     async def _end_processes(self) -> None:
         """Nothing started here outlives the run: kill and reap what still runs."""

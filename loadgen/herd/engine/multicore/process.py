@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, RunError, SetupError
 from herd.engine.multicore.protocol import ProcessConfig, encode
 from herd.engine.multicore.state import run_state
 from herd.engine.recorder import Listener
+from herd.engine.request_log import RequestLogFile
 from herd.engine.run import LoadRun, RunOptions
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
     with ExitStack() as files:
         request_log = None
         if config.requests_log is not None:
-            request_log = files.enter_context(_open_request_log(Path(config.requests_log)))
+            request_log = RequestLogFile(Path(config.requests_log))  # in the runner's own dir
+            files.callback(request_log.close)
         load_run = LoadRun(
             LoadTest.model_validate(config.loadtest),
             RunOptions(
@@ -170,10 +172,6 @@ async def _send_states(
     while not channel.closed:
         await asyncio.sleep(interval)
         channel.send({"state": run_state(load_run, snapshots, with_timeline=False)})
-
-
-def _open_request_log(path: Path) -> IO[str]:
-    return path.open("w", buffering=1 << 20)  # a local file: opening it does not block
 
 
 def _write_whole(path: Path, text: str) -> None:
