@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import resource
+import tracemalloc
 
 import pytest
 
@@ -137,3 +138,22 @@ def test_what_templates_normally_do_still_works():
 def test_a_variable_that_breaks_the_template_is_a_body_error():
     with pytest.raises(BodyError, match=r"^spec\.target\.body: template does not compile"):
         renderer('{"p": "${PROMPT}"}', {"PROMPT": "{% if %}"})
+
+
+def test_failed_renders_leave_nothing_behind():
+    """What a failed render built (here 16 Mi characters) goes with it, not with some
+    later garbage collection: at load, such renders would pile up to gigabytes."""
+    doubling = (
+        "{% set ns = namespace(s='x') %}{% for i in range(60) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+    )
+    template = renderer(doubling)
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            with pytest.raises(BodyError):
+                template.render(RequestContext(1, 0))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * 1024**2

@@ -8,6 +8,7 @@ request is a ``template_error``, and the run goes on.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -77,14 +78,22 @@ class BodyRenderer:
     def render(self, request: RequestContext, uploads: Sequence[StagedObject] = ()) -> bytes | None:
         if self._template is None:
             return self._static
-        size, parts = 0, []
+        template, size, parts = self._template, 0, []
         try:
             with RenderBudget():
-                for part in self._template.generate(request=request, uploads=list(uploads)):
+                # Not ``generate()``: on an error it rewrites the traceback for display,
+                # in a reference cycle that keeps what the render built alive.
+                context = template.new_context({"request": request, "uploads": list(uploads)})
+                for part in template.root_render_func(context):
                     size += len(part)
                     if size > MAX_VALUE_CHARS:
                         raise BodyError(f"a rendered body is at most {MAX_VALUE_CHARS} characters")
                     parts.append(part)
             return "".join(parts).encode()
         except Exception as error:  # every failure is this request's, none may escape
-            raise BodyError(f"spec.target.body: {_describe(error)}") from None
+            reason = _describe(error)
+            # The failed render's frames hold what it built (up to 16 Mi characters a
+            # value): let them go with this request, not with a later collection.
+            traceback.clear_frames(error.__traceback__)
+            parts.clear()
+        raise BodyError(f"spec.target.body: {reason}")
