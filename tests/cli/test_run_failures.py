@@ -76,6 +76,22 @@ def test_a_variable_that_breaks_the_url_is_an_invalid_spec(fresh_target, tmp_pat
     assert "hunter22" not in result.stderr
 
 
+def test_the_scaling_probe_is_checked_after_expansion_too(fresh_target, tmp_path: Path):
+    spec = {
+        "target": {"url": f"{fresh_target.url}/w"},
+        "scalingProbe": {"url": "http://${PROBE}/health", "headers": {"Authorization": "${TOKEN}"}},
+        "load": BURST,
+    }
+    env = {"PROBE": "admin:hunter22@127.0.0.1", "TOKEN": "abcd"}
+    result = herd_run(write_spec(tmp_path, spec), "-q", env=env)
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    [line] = error_lines(result.stderr)
+    assert line.startswith("herd run failed: spec.scalingProbe.url: must not carry credentials")
+    assert "hunter22" not in result.stderr
+    assert fresh_target.record() == []
+
+
 def test_a_variable_with_a_newline_cannot_inject_a_header(fresh_target, tmp_path: Path):
     spec = {
         "target": {"url": f"{fresh_target.url}/w", "headers": {"Authorization": "${TOKEN}"}},
