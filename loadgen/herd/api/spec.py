@@ -72,14 +72,18 @@ class TargetSpec(ApiModel):
     """The endpoint under test and how to call it."""
 
     url: HttpUrlText
-    """URL to call. ``${VAR}`` expands from the environment at run time."""
+    """URL to call. ``${VAR}`` expands from the environment at run time; the URL is
+    checked again after expansion, and may not carry ``user:password@`` (use a header)."""
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] | None = None
     """HTTP method; GET by default, POST when a body is set."""
     headers: Headers = Field(default_factory=dict)
-    """Request headers. ``${VAR}`` expands from the environment; values are never logged."""
+    """Request headers. ``${VAR}`` expands from the environment; values are never logged.
+    Names are HTTP tokens; values (expanded too) may not hold CR, LF or other controls."""
     body: str | None = None
     """Request body, a sandboxed Jinja2 template rendered per request with ``request``
-    (``index``, ``runner``) and ``uploads`` (each with ``key``, ``url``, ``uri``, ``size``)."""
+    (``index``, ``runner``) and ``uploads`` (each with ``key``, ``url``, ``uri``, ``size``).
+    A render that fails, or builds more than 16 Mi characters at once, is that request's
+    ``template_error``."""
     timeout: Duration = Field(default=150.0, gt=0)
     """Whole-request timeout, from taking a pooled connection (connect included) to the
     last byte of the response."""

@@ -233,7 +233,9 @@ def run(
             sys.exit(error.exit_code)
     redact = load_run.redactor
     unwritten = _write_outputs(report, redact, report_path, summary_path, html_path, release_at)
-    log_error = log_file.error if log_file else getattr(load_run, "request_log_error", None)
+    log_error = log_file.error if log_file is not None else None
+    if isinstance(load_run, MultiProcessRun):  # its processes' logs are joined at the end
+        log_error = load_run.request_log_error
     if log_error is not None:
         unwritten.append(("--requests-log", log_error))
     if not quiet:
@@ -289,11 +291,7 @@ def _write_outputs(
     """Write every file asked for; one that fails does not stop the others. Returns
     the options whose files could not be written, with the reason."""
     documents: list[tuple[str, Path | None, Callable[[], str]]] = [
-        (
-            "--report",
-            report_path,
-            lambda: json.dumps(report.model_dump(mode="json"), indent=2) + "\n",
-        ),
+        ("--report", report_path, lambda: _json(report)),
         ("--summary", summary_path, lambda: _termination_message(report, release_at)),
         ("--html", html_path, lambda: _html(report)),
     ]
