@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import sys
 from dataclasses import replace
@@ -17,11 +16,13 @@ from rich.console import Console
 from herd import __version__
 from herd.api.loading import SpecError, load_loadtest
 from herd.engine.errors import RunError
+from herd.engine.log_setup import configure_logging, level_for
 from herd.engine.multicore.choice import Processes, choose_processes, parse_processes
 from herd.engine.multicore.cpus import cpu_budget
 from herd.engine.multicore.parent import MultiProcessRun
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
+from herd.engine.scrub import scrub_credentials
 from herd.metrics import MetricsSettings, PushSettings, exporting
 
 EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUN = 0, 1, 2, 3
@@ -156,7 +157,7 @@ def run(
         loadtest = load_loadtest(loadtest_file)
     except SpecError as error:
         for problem in error.problems:
-            err.print(f"[red]invalid LoadTest[/]: {problem}", highlight=False)
+            err.print(f"[red]invalid LoadTest[/]: {scrub_credentials(problem)}", highlight=False)
         sys.exit(EXIT_INVALID)
     if runner_index >= runners:
         err.print("[red]--runner-index must be smaller than --runners[/]")
@@ -205,10 +206,11 @@ def run(
             with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
                 report = runner.run(_execute(load_run, console if show_live else None, metrics))
         except RunError as error:
-            err.print(f"[red]herd run failed[/]: {load_run.redactor(str(error))}", highlight=False)
+            reason = load_run.redactor.scrub(str(error))
+            err.print(f"[red]herd run failed[/]: {reason}", highlight=False)
             sys.exit(error.exit_code)
     document = json.dumps(report.model_dump(mode="json"), indent=2)
-    document = load_run.redactor(document)
+    document = load_run.redactor.scrub(document)
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(document + "\n")
@@ -216,7 +218,7 @@ def run(
         from herd_operator.summary import termination_message
 
         summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(load_run.redactor(termination_message(report, release_at)))
+        summary_path.write_text(load_run.redactor.scrub(termination_message(report, release_at)))
     if html_path is not None:
         from herd.views.html import render_html
 
@@ -254,11 +256,11 @@ async def _execute(
 
 
 def _configure_logging(verbose: int, load_run: LoadRun | MultiProcessRun) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler()
-    handler.addFilter(load_run.redactor.logging_filter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    configure_logging(
+        level_for(verbose),
+        load_run.redactor.scrub,
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command("_process", hidden=True)

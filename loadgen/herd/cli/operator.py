@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 
 import click
@@ -86,6 +85,8 @@ def operator(
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
     from prometheus_client import CollectorRegistry
 
+    from herd.engine.log_setup import configure_logging, level_for
+    from herd.engine.scrub import scrub_credentials
     from herd_operator.caps import caps_from_environment, describe
     from herd_operator.runtime import OperatorOptions, run_operator
 
@@ -94,8 +95,11 @@ def operator(
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The operator expands no secrets; what kopf and the clients log is scrubbed of
+    # anything shaped like a credential.
+    configure_logging(
+        level_for(verbose), scrub_credentials, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     options = OperatorOptions(
         namespaces=namespaces,
         liveness_endpoint=liveness or None,

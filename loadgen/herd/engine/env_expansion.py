@@ -3,20 +3,30 @@
 Header values and bodies often carry API keys (``Bearer ${RUNPOD_API_KEY}``). herd
 expands them only when building requests and remembers every expanded value, so
 anything it prints, logs or writes can be scrubbed of them. ``$${VAR}`` is a
-literal ``${VAR}``.
+literal ``${VAR}``. The AWS SDK reads its credentials from the environment without
+herd expanding them; they are registered as secrets too.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+from herd.engine.log_setup import RedactingFilter
+from herd.engine.scrub import REDACTED, scrub_credentials
 
 _REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-REDACTED = "<redacted>"
 # Very short values ("1", "on") would redact innocent text everywhere; they are
 # not credentials.
 _MIN_SECRET_LENGTH = 4
+# What the AWS SDK signs uploads with (the key id too: it names the account).
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
 
 
 class MissingVariable(LookupError):
@@ -36,22 +46,26 @@ class Redactor:
         if len(value) >= _MIN_SECRET_LENGTH:
             self._secrets.add(value)
 
+    def add_environment(self, env: Mapping[str, str], names: Iterable[str]) -> None:
+        for name in names:
+            if value := env.get(name):
+                self.add(value)
+
     def __call__(self, text: str) -> str:
+        """``text`` without the registered secrets (nothing else changes: safe on any
+        text, the HTML report's embedded scripts included)."""
         # Longest first, so a secret containing another is removed whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
         return text
 
+    def scrub(self, text: str) -> str:
+        """``text`` without the registered secrets nor anything shaped like a credential
+        (for logs, messages and reports: text herd writes itself)."""
+        return scrub_credentials(self(text))
+
     def logging_filter(self) -> logging.Filter:
-        redact = self
-
-        class _RedactingFilter(logging.Filter):
-            def filter(self, record: logging.LogRecord) -> bool:
-                record.msg = redact(record.getMessage())
-                record.args = ()
-                return True
-
-        return _RedactingFilter()
+        return RedactingFilter(self.scrub)
 
 
 def expand(text: str, env: Mapping[str, str], redactor: Redactor, field: str) -> str:

@@ -25,6 +25,7 @@ from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
 from herd.engine.schedule import Share
+from herd.engine.scrub import scrub_credentials
 from herd.engine.selfcheck import RunShape, assess
 from herd.engine.staging import UploadStats
 
@@ -126,7 +127,7 @@ def build_report(
         started_at=facts.started_at.isoformat(),
         load_started_at=facts.load_started_at.isoformat() if facts.load_started_at else None,
         pattern=facts.plan.pattern,
-        target=spec.target.url,
+        target=scrub_credentials(spec.target.url),  # a password in the URL stays out
         duration_seconds=round(facts.load_seconds, 6),
         throughput_rps=round(completed / facts.load_seconds, 3) if facts.load_seconds > 0 else 0.0,
         requests=Requests(

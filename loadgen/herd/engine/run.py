@@ -34,7 +34,7 @@ from herd.engine.body import BodyError, BodyRenderer, RequestContext, StagedObje
 from herd.engine.burst_release import HeldBurst
 from herd.engine.calls import Caller, CallSettings, open_session
 from herd.engine.dispatch import Dispatcher
-from herd.engine.env_expansion import MissingVariable, Redactor, expand
+from herd.engine.env_expansion import CREDENTIAL_VARIABLES, MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError, SetupError
 from herd.engine.gc_pauses import setup_objects_frozen
 from herd.engine.histogram import Histogram
@@ -121,6 +121,8 @@ class LoadRun:
         self.options = options or RunOptions()
         self.run_id = self.options.run_id or new_run_id(loadtest.metadata.name)
         self.redactor = Redactor()
+        env = self.options.env if self.options.env is not None else os.environ
+        self.redactor.add_environment(env, CREDENTIAL_VARIABLES)  # the AWS SDK's, for uploads
         self.plan = Plan(loadtest.spec.load, loadtest.spec.target, self.options.share)
         self.phase = "preparing"
         self.recorder: Recorder | None = None

@@ -24,6 +24,7 @@ from typing import IO, Any, BinaryIO
 
 from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, RunError, SetupError
+from herd.engine.log_setup import configure_logging, level_for
 from herd.engine.multicore.protocol import ProcessConfig, encode
 from herd.engine.multicore.state import run_state
 from herd.engine.recorder import Listener
@@ -117,7 +118,8 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
         try:
             report = await load_run.execute()
         except RunError as error:
-            channel.send({"error": load_run.redactor(str(error)), "exit_code": error.exit_code})
+            reason = load_run.redactor.scrub(str(error))
+            channel.send({"error": reason, "exit_code": error.exit_code})
             return error.exit_code
         finally:
             for task in (following, reporting):
@@ -184,12 +186,9 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 def _configure_logging(config: ProcessConfig, load_run: LoadRun) -> None:
-    verbose = config.verbose
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler()
-    handler.addFilter(load_run.redactor.logging_filter())
     part = config.process_share.part
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s process {part} %(name)s: %(message)s")
+    configure_logging(
+        level_for(config.verbose),
+        load_run.redactor.scrub,
+        f"%(asctime)s %(levelname)s process {part} %(name)s: %(message)s",
     )
-    logging.basicConfig(level=level, handlers=[handler], force=True)
