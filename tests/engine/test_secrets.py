@@ -243,3 +243,18 @@ def test_what_botocore_logs_at_debug_is_scrubbed_of_every_credential(s3_server, 
 )
 def test_scrub_removes_credentials_and_leaves_other_text(text, expected):
     assert scrub_credentials(text) == (text if expected is None else expected)
+
+
+def test_the_aws_sdks_credentials_are_secrets_though_no_spec_names_them():
+    from herd.engine.run import LoadRun, RunOptions
+    from tests.conftest import loadtest
+
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKIAHERDUNITTEST0001",
+        "AWS_SECRET_ACCESS_KEY": "herd-unit-secret-key-0123456789",
+        "AWS_SESSION_TOKEN": "testing",  # a local store's: too short to be anyone's secret
+    }
+    spec = {"target": {"url": "http://127.0.0.1:9/"}, "load": {"pattern": "burst", "requests": 1}}
+    redactor = LoadRun(loadtest(spec, name="testing"), RunOptions(env=env)).redactor
+    text = " ".join(env.values())
+    assert redactor(text) == f"{REDACTED} {REDACTED} testing"

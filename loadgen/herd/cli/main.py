@@ -129,7 +129,13 @@ def cli() -> None:
     "the load keeps busy). 1 runs everything in this process.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
+    "their debug output carries credentials).",
+)
 def run(
     loadtest_file: Path,
     report_path: Path | None,

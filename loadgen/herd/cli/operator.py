@@ -62,7 +62,13 @@ from herd_operator.settings import DEFAULT_RUNNER_IMAGE, RunnerSettings
     show_default=True,
     help="Longest time between two reconciles of an object, in seconds.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
+    "their debug output carries credentials).",
+)
 def operator(
     namespaces: tuple[str, ...],
     all_namespaces: bool,

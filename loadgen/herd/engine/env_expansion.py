@@ -20,7 +20,10 @@ _REFERENCE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Very short values ("1", "on") would redact innocent text everywhere; they are
 # not credentials.
 _MIN_SECRET_LENGTH = 4
-# What the AWS SDK signs uploads with (the key id too: it names the account).
+# What the AWS SDK signs uploads with (the key id too: it names the account). Real
+# ones are at least 16 characters; shorter ones are a local store's ("testing" for
+# moto), and redacting them would garble innocent words in every output.
+_MIN_CREDENTIAL_LENGTH = 16
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -46,10 +49,12 @@ class Redactor:
         if len(value) >= _MIN_SECRET_LENGTH:
             self._secrets.add(value)
 
-    def add_environment(self, env: Mapping[str, str], names: Iterable[str]) -> None:
+    def add_credentials(self, env: Mapping[str, str], names: Iterable[str]) -> None:
+        """Register the values of the variables ``names`` that look like credentials."""
         for name in names:
-            if value := env.get(name):
-                self.add(value)
+            value = env.get(name, "")
+            if len(value) >= _MIN_CREDENTIAL_LENGTH:
+                self._secrets.add(value)
 
     def __call__(self, text: str) -> str:
         """``text`` without the registered secrets (nothing else changes: safe on any

@@ -122,7 +122,7 @@ class LoadRun:
         self.run_id = self.options.run_id or new_run_id(loadtest.metadata.name)
         self.redactor = Redactor()
         env = self.options.env if self.options.env is not None else os.environ
-        self.redactor.add_environment(env, CREDENTIAL_VARIABLES)  # the AWS SDK's, for uploads
+        self.redactor.add_credentials(env, CREDENTIAL_VARIABLES)  # the AWS SDK's, for uploads
         self.plan = Plan(loadtest.spec.load, loadtest.spec.target, self.options.share)
         self.phase = "preparing"
         self.recorder: Recorder | None = None
