@@ -12,6 +12,7 @@ for the run instead of one per request.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from aiohttp.connector import Connection
 
 from herd.engine.burst_release import HeldBurst
 from herd.engine.deadlines import Deadlines
+from herd.engine.errors import SetupError
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord, now
 from herd.engine.slots import Slots
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 # in a JSON body; bodies larger than this are not searched for them.
 _MAX_JSON_BYTES = 1 << 20
 _DELAY_MARKER, _EXECUTION_MARKER = b'"delayTime"', b'"executionTime"'
+# The endpoint's side closed the connection: reset, or gone while herd was writing.
+_HUNG_UP = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def open_session(
         ttl_dns_cache=300,
         enable_cleanup_closed=True,
     )
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(
             total=None,
@@ -91,6 +95,26 @@ def open_session(
         raise_for_status=False,
         auto_decompress=True,
     )
+    return without_retries(session)
+
+
+def without_retries(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """``session``, made to send every request once, whatever happens to it.
+
+    aiohttp sends an idempotent request (GET, PUT, DELETE, …) a second time when its
+    connection breaks before the response; the endpoint would get load nobody planned
+    and herd would count one request. aiohttp has no public switch for it
+    (aio-libs/aiohttp#10790); its own test client turns the retry off with this flag,
+    present since aiohttp 3.11. tests/engine/test_no_retries.py checks against an
+    endpoint that hangs up that each request arrives once.
+    """
+    if not hasattr(session, "_retry_connection"):
+        raise SetupError(
+            f"aiohttp {aiohttp.__version__} has no way known to herd to turn off its "
+            "request retries; install the aiohttp version herd was released with"
+        )
+    session._retry_connection = False
+    return session
 
 
 def classify_exception(error: BaseException, record: RequestRecord) -> str:
@@ -99,7 +123,9 @@ def classify_exception(error: BaseException, record: RequestRecord) -> str:
         return "pool_timeout" if record.pool_queued else "connect_timeout"
     if isinstance(error, aiohttp.ClientConnectorError):
         return "connect"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
+    if isinstance(error, aiohttp.ServerDisconnectedError) or (
+        isinstance(error, aiohttp.ClientOSError) and error.errno in _HUNG_UP
+    ):
         return "disconnected"
     if isinstance(error, TimeoutError):  # total timeout, sock_read, ServerTimeoutError
         return "pool_timeout" if record.pool_queued else "timeout"

@@ -19,6 +19,7 @@ import aiohttp
 from jsonpath_ng import parse as parse_json_path
 
 from herd.api.spec import ScalingProbeSpec
+from herd.engine.calls import without_retries
 from herd.engine.env_expansion import MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError
 from herd.engine.records import now
@@ -63,7 +64,8 @@ class ScalingProbe:
         """Poll until cancelled (or the sample bound is reached)."""
         timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
         connector = aiohttp.TCPConnector(limit=1)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        session = without_retries(aiohttp.ClientSession(connector=connector, timeout=timeout))
+        async with session:
             for _ in range(self._max_samples):
                 polled = now()
                 await self._poll(session)
