@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import socket
 import struct
@@ -164,8 +165,10 @@ async def _stream(request: web.Request, _parts: list[str], worker: str) -> web.S
     response = web.StreamResponse(headers={WORKER_HEADER: worker})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    while True:  # until the client goes away
-        await response.write(_CHUNK)
+    with contextlib.suppress(ConnectionError):
+        while True:  # until the client goes away
+            await response.write(_CHUNK)
+    return response
 
 
 async def _gzip(request: web.Request, parts: list[str], worker: str) -> web.StreamResponse:

@@ -33,6 +33,8 @@ MAX_REQUESTS = 10_000_000
 MAX_CONCURRENCY = 100_000
 MAX_RATE = 100_000.0
 MAX_PARALLELISM = 100
+DEFAULT_KEEP_RESPONSE_BYTES = 1 << 20
+MAX_KEEP_RESPONSE_BYTES = 64 << 20
 
 
 class WorkerIdSpec(ApiModel):
@@ -78,6 +80,14 @@ class TargetSpec(ApiModel):
     the pool to the load, so a wait at all means the client, not the target, set the pace."""
     worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
     """How to tell which endpoint worker served a request."""
+    keep_response_bytes: int = Field(
+        default=DEFAULT_KEEP_RESPONSE_BYTES, ge=0, le=MAX_KEEP_RESPONSE_BYTES, strict=True
+    )
+    """Response bodies up to this many bytes (after Content-Encoding is undone) are held
+    to read ``workerId.jsonPath``, ``delayTime`` and ``executionTime`` from them. Longer
+    bodies are still read to the last byte (the timing stays the endpoint's) and counted
+    in the report, but never held, so an endpoint sending a huge or endless body cannot
+    exhaust the runner's memory: at most this much per request in flight."""
 
     @field_validator("body")
     @classmethod

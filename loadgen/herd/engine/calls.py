@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp.connector import Connection
 
+from herd.api.spec import DEFAULT_KEEP_RESPONSE_BYTES
 from herd.engine.burst_release import HeldBurst
 from herd.engine.deadlines import Deadlines
 from herd.engine.errors import SetupError
@@ -32,9 +33,10 @@ from herd.engine.slots import Slots
 log = logging.getLogger(__name__)
 
 # Endpoints that report queueing (RunPod queue endpoints) put these in milliseconds
-# in a JSON body; bodies larger than this are not searched for them.
-_MAX_JSON_BYTES = 1 << 20
+# in a JSON body.
 _DELAY_MARKER, _EXECUTION_MARKER = b'"delayTime"', b'"executionTime"'
+# Body bytes read at most before the read gives other requests the event loop.
+_READ_BEFORE_YIELDING = 1 << 20
 # The endpoint's side closed the connection: reset, or gone while herd was writing.
 _HUNG_UP = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
@@ -46,6 +48,8 @@ class CallSettings:
     headers: Mapping[str, str]
     worker_header: str | None
     worker_json_path: str | None
+    keep_body_bytes: int = DEFAULT_KEEP_RESPONSE_BYTES
+    """Bodies up to this size are held (for their JSON fields); longer ones only counted."""
 
 
 class WireStampedResponse(aiohttp.ClientResponse):
@@ -196,15 +200,21 @@ class Caller:
                         record.wire = self.held.left_at(response.sent_over, record.wire)
                 record.ttfb = now()
                 record.status = status = response.status
+                keep = settings.keep_body_bytes
                 try:
                     content = response.content
                     if content.is_eof():
                         # The body came whole with the headers (a small response): take it
-                        # as it is; read()'s chain of coroutines cost 3 µs a request.
+                        # as it is; a read()'s chain of coroutines cost 3 µs a request.
+                        # aiohttp's flow control bounds what can arrive this way.
                         payload = content.read_nowait()
+                        record.body_bytes = len(payload)
+                        if len(payload) > keep:
+                            record.body_cut = True
+                            payload = b""
                     else:
-                        # The whole body; reading it to the end releases the connection.
-                        payload = await response.read()
+                        payload = await _read_body(content, keep, record)
+                        await response.wait_for_close()  # the request's own writer too
                 except BaseException:
                     # What ``async with`` does on its way out of a failed response.
                     response.release()
@@ -216,14 +226,10 @@ class Caller:
                 worker_header = settings.worker_header
                 if worker_header is not None:
                     record.worker = response.headers.get(worker_header)
-                if (
-                    payload
-                    and (
-                        self._json_path is not None
-                        or _DELAY_MARKER in payload
-                        or _EXECUTION_MARKER in payload
-                    )
-                    and len(payload) <= _MAX_JSON_BYTES
+                if payload and (
+                    self._json_path is not None
+                    or _DELAY_MARKER in payload
+                    or _EXECUTION_MARKER in payload
                 ):
                     self._read_json_fields(record, payload)
             finally:
@@ -270,6 +276,30 @@ class Caller:
                 record.worker = str(matches[0].value)
         record.delay = _milliseconds(document.get("delayTime"))
         record.execution = _milliseconds(document.get("executionTime"))
+
+
+async def _read_body(content: aiohttp.StreamReader, keep: int, record: RequestRecord) -> bytes:
+    """Read a body to its end as it arrives, counting its bytes into ``record`` (so a
+    body that breaks off or outlasts the timeout is counted as far as it came): the
+    body if it is at most ``keep`` bytes long, else nothing. What was held is let go
+    the moment the body outgrows ``keep``: memory stays bounded whatever arrives."""
+    held: list[bytes] = []
+    size = 0
+    pause_at = _READ_BEFORE_YIELDING
+    while chunk := await content.readany():
+        size += len(chunk)
+        record.body_bytes = size
+        if size >= pause_at:
+            # A compressed body is inflated as fast as it is read, without a wait on
+            # the socket: let the other requests have the loop now and then.
+            pause_at = size + _READ_BEFORE_YIELDING
+            await asyncio.sleep(0)
+        if size <= keep:
+            held.append(chunk)
+        elif not record.body_cut:
+            record.body_cut = True
+            held.clear()
+    return b"" if record.body_cut else b"".join(held)
 
 
 def _milliseconds(value: object) -> float | None:
