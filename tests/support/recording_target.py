@@ -18,9 +18,10 @@ Routes:
   ANY  /bytes/{n}           answer a body of n bytes, streamed (Content-Length set)
   ANY  /stream              answer an endless chunked body
   ANY  /gzip/{n}            answer n zero bytes gzip-compressed (Content-Encoding: gzip)
-  ANY  /leaky               answer with a long, secret-looking worker id in the header
-                            and a JSON body whose ``worker`` is an object and whose
-                            ``token`` is a long string, both distinct per worker
+  ANY  /leaky[/{seconds}]   after that long (default 0), answer with a long,
+                            secret-looking worker id in the header and a JSON body
+                            whose ``worker`` is an object holding a secret and whose
+                            ``label`` is the secret itself, all distinct per worker
   ANY  /{anything else}     answer 200 after the service time
 Every answered request carries ``X-Runpod-Worker-Id``: the lowest-numbered
 "worker" slot free when it arrived (w0, w1, …), so N overlapping requests see N
@@ -191,9 +192,10 @@ def _cached_gzip(size: int) -> bytes:
     return _gzip_of_zeros(size)
 
 
-async def _leaky(request: web.Request, _parts: list[str], worker: str) -> web.StreamResponse:
+async def _leaky(request: web.Request, parts: list[str], worker: str) -> web.StreamResponse:
+    await asyncio.sleep(float(parts[1]) if len(parts) > 1 else 0.0)
     secret = f"{LEAKY_SECRET}-{worker}"
-    payload = {"worker": {"id": worker, "password": secret}, "token": secret}
+    payload = {"worker": {"id": worker, "password": secret}, "label": secret}
     return web.json_response(payload, headers={WORKER_HEADER: secret})
 
 

@@ -29,6 +29,7 @@ from herd.engine.errors import SetupError
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord, now
 from herd.engine.slots import Slots
+from herd.engine.worker_ids import WorkerIds
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class Caller:
         self._pool_timeout = pool_timeout
         self._settings = settings
         self._recorder = recorder
+        self._worker_ids = WorkerIds()
         self._json_path = None
         if settings.worker_json_path:
             from jsonpath_ng import parse as parse_json_path
@@ -225,7 +227,9 @@ class Caller:
                     record.error = f"http_{status}"
                 worker_header = settings.worker_header
                 if worker_header is not None:
-                    record.worker = response.headers.get(worker_header)
+                    worker = response.headers.get(worker_header)
+                    if worker is not None:
+                        record.worker = self._worker_ids.from_header(worker)
                 if payload and (
                     self._json_path is not None
                     or _DELAY_MARKER in payload
@@ -273,7 +277,7 @@ class Caller:
         if wants_worker:
             matches = self._json_path.find(document)
             if matches and matches[0].value is not None:
-                record.worker = str(matches[0].value)
+                record.worker = self._worker_ids.from_json(matches[0].value)
         record.delay = _milliseconds(document.get("delayTime"))
         record.execution = _milliseconds(document.get("executionTime"))
 
