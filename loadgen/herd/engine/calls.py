@@ -6,7 +6,9 @@ the client (the incident's failure). Should they ever have to (an open loop at
 its in-flight cap), the wait for a pool slot is measured and bounded by
 ``poolTimeout``; a burst also records when each request reached the socket.
 The whole-request ``timeout`` is herd's (``deadlines``), not aiohttp's: one timer
-for the run instead of one per request.
+for the run instead of one per request. Every request is sent once (aiohttp's own
+retry is off), and every body is read to its end but held only up to
+``keepResponseBytes``: what the endpoint sees and sends is what herd counts.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ class Caller:
                     content = response.content
                     if content.is_eof():
                         # The body came whole with the headers (a small response): take it
-                        # as it is; a read()'s chain of coroutines cost 3 µs a request.
+                        # as it is; read()'s chain of coroutines cost 3 µs a request.
                         # aiohttp's flow control bounds what can arrive this way.
                         payload = content.read_nowait()
                         record.body_bytes = len(payload)

@@ -66,8 +66,8 @@ class ScalingProbe:
         """Poll until cancelled (or the sample bound is reached)."""
         timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
         connector = aiohttp.TCPConnector(limit=1)
-        session = without_retries(aiohttp.ClientSession(connector=connector, timeout=timeout))
-        async with session:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            without_retries(session)
             for _ in range(self._max_samples):
                 polled = now()
                 await self._poll(session)
