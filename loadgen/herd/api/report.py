@@ -27,6 +27,15 @@ class Requests(_Section):
     never_sent: int
 
 
+class Responses(_Section):
+    body_bytes: int
+    """Response body bytes received, after Content-Encoding is undone. Every body is
+    read to its last byte, so this is all the endpoint sent."""
+    bodies_cut: int
+    """Bodies longer than ``spec.target.keepResponseBytes``: read and counted, never
+    held, so no worker id, ``delayTime`` or ``executionTime`` was read from them."""
+
+
 class Percentiles(_Section):
     p50: float
     p90: float
@@ -166,6 +175,8 @@ class Report(_Section):
     """Endpoint-reported queue time (``delayTime``), when responses carry it."""
     execution_seconds: Percentiles | None
     """Endpoint-reported execution time (``executionTime``), when responses carry it."""
+    responses: Responses | None = None
+    """What the response bodies weighed (None in reports of herd versions before it)."""
     concurrency: Concurrency
     workers: Workers
     uploads: Uploads | None

@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from herd.api.credentials import credential_word
 from herd.api.cron import ScheduleSpec
 from herd.api.durations import Duration
 from herd.api.errors import FieldError
@@ -33,10 +34,17 @@ MAX_REQUESTS = 10_000_000
 MAX_CONCURRENCY = 100_000
 MAX_RATE = 100_000.0
 MAX_PARALLELISM = 100
+DEFAULT_KEEP_RESPONSE_BYTES = 1 << 20
+MAX_KEEP_RESPONSE_BYTES = 64 << 20
 
 
 class WorkerIdSpec(ApiModel):
-    """Where a response says which endpoint worker served it."""
+    """Where a response says which endpoint worker served it. A worker id is shown in
+    reports and status, so it must not be a credential: headers and JSON fields whose
+    names plainly carry one (``Set-Cookie``, ``Authorization``, ``$.db.password``, …)
+    are refused, and a value that is not a short plain token (``[A-Za-z0-9]`` then up
+    to 63 of ``[A-Za-z0-9._:@/-]``), or is a JSON object or list, is replaced by
+    ``h-`` and 16 hex digits of its hash: still one id per worker, nothing readable."""
 
     header: str | None = DEFAULT_WORKER_ID_HEADER
     """Response header carrying the worker id (load-balancing endpoints)."""
@@ -44,16 +52,34 @@ class WorkerIdSpec(ApiModel):
     """JSONPath into a JSON response body, e.g. ``$.workerId`` (queue endpoints).
     Used when the header is absent."""
 
-    @model_validator(mode="after")
-    def _check_json_path(self) -> WorkerIdSpec:
-        if self.json_path is not None:
-            from jsonpath_ng import parse as parse_json_path
+    @field_validator("header")
+    @classmethod
+    def _not_a_credential_header(cls, header: str | None) -> str | None:
+        if header is not None and (word := credential_word(header)):
+            why = "carries credentials" if word == header else f"names a credential ({word!r})"
+            raise ValueError(
+                f"{header!r} {why}: a worker id is shown in reports and status, so it "
+                "must not be read from such a header"
+            )
+        return header
 
-            try:
-                parse_json_path(self.json_path)
-            except Exception as error:  # jsonpath-ng raises several unrelated types
-                raise ValueError(f"jsonPath {self.json_path!r} does not parse: {error}") from None
-        return self
+    @field_validator("json_path")
+    @classmethod
+    def _a_json_path_to_no_credential(cls, json_path: str | None) -> str | None:
+        if json_path is None:
+            return None
+        from jsonpath_ng import parse as parse_json_path
+
+        try:
+            parse_json_path(json_path)
+        except Exception as error:  # jsonpath-ng raises several unrelated types
+            raise ValueError(f"jsonPath {json_path!r} does not parse: {error}") from None
+        if word := credential_word(json_path):
+            raise ValueError(
+                f"{json_path!r} names a credential ({word!r}): a worker id is shown in "
+                "reports and status, so it must not be read from such a field"
+            )
+        return json_path
 
 
 class TargetSpec(ApiModel):
@@ -78,6 +104,14 @@ class TargetSpec(ApiModel):
     the pool to the load, so a wait at all means the client, not the target, set the pace."""
     worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
     """How to tell which endpoint worker served a request."""
+    keep_response_bytes: int = Field(
+        default=DEFAULT_KEEP_RESPONSE_BYTES, ge=0, le=MAX_KEEP_RESPONSE_BYTES, strict=True
+    )
+    """Response bodies up to this many bytes (after Content-Encoding is undone) are held
+    to read ``workerId.jsonPath``, ``delayTime`` and ``executionTime`` from them. Longer
+    bodies are still read to the last byte (the timing stays the endpoint's) and counted
+    in the report, but never held, so an endpoint sending a huge or endless body cannot
+    exhaust the runner's memory: at most this much per request in flight."""
 
     @field_validator("body")
     @classmethod

@@ -19,11 +19,14 @@ import aiohttp
 from jsonpath_ng import parse as parse_json_path
 
 from herd.api.spec import ScalingProbeSpec
+from herd.engine.calls import without_retries
 from herd.engine.env_expansion import MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError
 from herd.engine.records import now
 
 _JITTER = 0.1  # up to 10% longer than the interval, so runners do not poll in step
+# A health answer is a few hundred bytes: a body longer than this is a failed poll,
+# not read further, so the probe holds no more whatever the endpoint sends.
 _MAX_BODY = 1 << 20
 FIELDS = (
     "workers_running",
@@ -64,6 +67,7 @@ class ScalingProbe:
         timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            without_retries(session)
             for _ in range(self._max_samples):
                 polled = now()
                 await self._poll(session)
@@ -74,10 +78,13 @@ class ScalingProbe:
         at = round(now() - self._started, 3)
         try:
             async with session.get(self._url, headers=self._headers) as response:
-                payload = await response.content.read(_MAX_BODY)
                 if response.status >= 400:
                     self._failed(f"http_{response.status}")
                     return
+                payload = await _read_at_most(response.content, _MAX_BODY)
+            if payload is None:
+                self._failed("too_large")
+                return
             document = json.loads(payload)
         except (aiohttp.ClientError, TimeoutError, OSError):
             self._failed("unreachable")
@@ -112,3 +119,16 @@ class ScalingProbe:
             "max_in_queue": peak("jobs_in_queue"),
             "series": self.series,
         }
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than ``limit`` bytes (leaving
+    the response unread: the session closes its connection)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -51,6 +51,8 @@ class Recorder:
         self.errors: Counter[str] = Counter()
         self.status_codes: Counter[int] = Counter()
         self.never_sent: Counter[str] = Counter()
+        self.response_bytes = 0  # response body bytes read, decoded
+        self.bodies_cut = 0  # bodies too long to be held (keepResponseBytes)
         self.in_flight = 0
         self.peak_in_flight = 0
         self.first_wire = float("inf")
@@ -113,7 +115,7 @@ class Recorder:
         ttfb_record = self.ttfb.record
         status_codes = self.status_codes
         first_wire, last_wire = self.first_wire, self.last_wire
-        ok = 0
+        ok = body_bytes = 0
         for record in finished:
             end, sent, error = record.end, record.sent, record.error
             latency = end - record.intended
@@ -125,6 +127,9 @@ class Recorder:
                 self.errors[error] += 1
             if record.status:
                 status_codes[record.status] += 1
+                body_bytes += record.body_bytes
+                if record.body_cut:
+                    self.bodies_cut += 1
             latency_record(latency)
             service_time_record(end - sent)
             if record.ttfb:
@@ -143,6 +148,7 @@ class Recorder:
             if record.execution is not None:
                 self.execution.record(record.execution)
         self.ok += ok
+        self.response_bytes += body_bytes
         self.first_wire, self.last_wire = first_wire, last_wire
         for listener in self.listeners:
             for record in finished:

@@ -12,6 +12,7 @@ from herd.api.report import (
     Percentiles,
     Report,
     Requests,
+    Responses,
     ThresholdResult,
     Timeline,
     TimelineBucket,
@@ -145,6 +146,7 @@ def build_report(
         ttfb_seconds=_percentiles(recorder.ttfb),
         queue_delay_seconds=_percentiles(recorder.queue_delay),
         execution_seconds=_percentiles(recorder.execution),
+        responses=Responses(body_bytes=recorder.response_bytes, bodies_cut=recorder.bodies_cut),
         concurrency=Concurrency(
             target=facts.plan.target_concurrency,
             peak_in_flight=recorder.peak_in_flight,

@@ -317,6 +317,7 @@ class LoadRun:
             headers=headers,
             worker_header=target.worker_id.header,
             worker_json_path=target.worker_id.json_path,
+            keep_body_bytes=target.keep_response_bytes,
         )
         return settings, renderer
 
