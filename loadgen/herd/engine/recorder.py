@@ -51,6 +51,9 @@ class Recorder:
         self.errors: Counter[str] = Counter()
         self.status_codes: Counter[int] = Counter()
         self.never_sent: Counter[str] = Counter()
+        # Planned requests whose fate is unknown (a lost process's), by reason: only a
+        # merge of several processes' records ever has any.
+        self.unknown: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
         self.first_wire = float("inf")
@@ -150,6 +153,9 @@ class Recorder:
 
     def on_never_sent(self, reason: str, count: int = 1) -> None:
         self.never_sent[reason] += count
+
+    def on_unknown(self, reason: str, count: int) -> None:
+        self.unknown[reason] += count
 
     def _count_worker(self, worker: str, at: float) -> None:
         first_time = False
