@@ -48,7 +48,7 @@ def test_a_process_killed_after_sending_its_burst_leaves_its_share_unknown(fresh
         "load": {"pattern": "burst", "requests": 40},
         "thresholds": ["error_rate < 10%"],
     }
-    process = herd_processes(spec, tmp_path)
+    process = herd_processes(spec, tmp_path, "--html", str(tmp_path / "report.html"))
     _, second = wait_for_children(process.pid, 2)
     wait_for_arrivals(fresh_target, 40)  # every request is at the target, none answered
     os.kill(second, signal.SIGKILL)
@@ -68,6 +68,7 @@ def test_a_process_killed_after_sending_its_burst_leaves_its_share_unknown(fresh
     printed = " ".join(stdout.split())
     assert "never sent 0 unknown 20" in printed
     assert "unknown: process_lost 20 (sent or not" in printed
+    assert "never sent 0, unknown 20" in (tmp_path / "report.html").read_text()
 
 
 def test_a_process_killed_mid_rate_leaves_unknown_only_what_was_due(fresh_target, tmp_path):
