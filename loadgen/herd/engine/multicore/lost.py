@@ -5,7 +5,8 @@ they ended, is gone, so none of them is counted sent. The runner splits the lost
 share into what it can prove was never sent and the rest, ``unknown``:
 
 - nothing leaves a process before its release: one that ended before it was
-  released sent nothing, and its whole share was never sent;
+  released (by more than ``EARLY_MARGIN``) sent nothing, and its whole share was
+  never sent;
 - nothing leaves a process after it ended, and an open loop sends no arrival
   before it is due (release + its offset on the rate curve): arrivals due after the
   end, with ``EARLY_MARGIN`` for timers that fire early, were never sent;
@@ -31,11 +32,11 @@ from herd.engine.planning import Plan
 from herd.engine.schedule import rate_segments
 
 EARLY_MARGIN = 1.0
-"""Seconds an arrival might leave before its due time, at most: asyncio and uvloop
-timers fire up to a millisecond early, uvloop against a loop time that can be one
-loop iteration stale, and the open loop issues arrivals due within half a
-millisecond at once. Generous on purpose: too large moves requests from never sent
-to unknown, never the other way."""
+"""Seconds a request might leave before its due time (a release, an arrival's
+offset), at most: asyncio and uvloop timers fire up to a millisecond early, uvloop
+against a loop time that can be one loop iteration stale, and the open loop issues
+arrivals due within half a millisecond at once. Generous on purpose: too large moves
+requests from never sent to unknown, never the other way."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def lost_share(
     last progress message, if any.
     """
     known = progress or Progress(0, 0)
-    if released is None or ended < released:
+    if released is None or ended + EARLY_MARGIN < released:
         planned = plan.planned if plan.planned is not None else 0
         return LostShare(planned, planned, 0, released=False, counted_to_last_progress=False)
     if plan.planned is None:
