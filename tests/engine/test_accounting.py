@@ -155,7 +155,9 @@ def test_drain_timeout_aborts_what_is_still_in_flight(fresh_target, tmp_path):
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 128 + signal.SIGINT, stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["requests"] == {"planned": 5, "sent": 5, "ok": 0, "failed": 5, "never_sent": 0}
+    assert report["requests"] == {
+        "planned": 5, "sent": 5, "ok": 0, "failed": 5, "never_sent": 0, "unknown": 0
+    }  # fmt: skip
     assert report["errors"] == {"aborted": 5}
 
 

@@ -20,11 +20,25 @@ class _Section(BaseModel):
 
 
 class Requests(_Section):
+    """Every planned request in exactly one bucket: planned = ok + failed + never_sent +
+    unknown, and sent = ok + failed. The endpoint can have received no more than
+    ``sent + unknown`` of them."""
+
     planned: int
+    """Requests the run set out to send. When only time bounds the load (a closed loop
+    with a duration), the requests it launched; a lost process adds its last known count."""
     sent: int
+    """Requests herd saw leave the client and end, as ok or failed. A lost process's
+    requests are not in it, whatever it had sent: they are ``unknown``."""
     ok: int
     failed: int
     never_sent: int
+    """Planned requests that provably never left the client (reasons in
+    ``never_sent_reasons``)."""
+    unknown: int = 0
+    """Planned requests whose fate herd cannot know: a process that sent them died with
+    its records (reasons in ``unknown_reasons``, e.g. ``process_lost``). Each may or may
+    not have reached the endpoint; none counts as a success."""
 
 
 class Responses(_Section):
@@ -166,6 +180,8 @@ class Report(_Section):
     errors: dict[str, int]
     """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``pool_timeout``, …"""
     never_sent_reasons: dict[str, int]
+    unknown_reasons: dict[str, int] = Field(default_factory=dict)
+    """Requests of unknown fate (``requests.unknown``) by reason: ``process_lost``."""
     status_codes: dict[str, int]
     latency_seconds: Percentiles | None
     service_time_seconds: Percentiles | None

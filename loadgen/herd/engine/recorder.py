@@ -53,6 +53,9 @@ class Recorder:
         self.never_sent: Counter[str] = Counter()
         self.response_bytes = 0  # response body bytes read, decoded
         self.bodies_cut = 0  # bodies too long to be held (keepResponseBytes)
+        # Planned requests whose fate is unknown (a lost process's), by reason: only a
+        # merge of several processes' records ever has any.
+        self.unknown: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
         self.first_wire = float("inf")
@@ -156,6 +159,9 @@ class Recorder:
 
     def on_never_sent(self, reason: str, count: int = 1) -> None:
         self.never_sent[reason] += count
+
+    def on_unknown(self, reason: str, count: int) -> None:
+        self.unknown[reason] += count
 
     def _count_worker(self, worker: str, at: float) -> None:
         first_time = False

@@ -65,11 +65,11 @@ def threshold_value(threshold: Threshold, report: Report) -> float | None:
         return getattr(latency, metric) if latency else None
     requests = report.requests
     if metric == "error_rate":
-        # Never-sent requests count as not succeeding: a run that could not send
-        # half its load must not pass an error-rate threshold.
+        # Never-sent and unknown requests count as not succeeding: a run that could not
+        # send half its load, or lost a process, must not pass an error-rate threshold.
         if requests.planned == 0:
             return None
-        return (requests.failed + requests.never_sent) / requests.planned
+        return (requests.failed + requests.never_sent + requests.unknown) / requests.planned
     if metric == "errors":
         return float(requests.failed)
     if metric == "never_sent":
@@ -137,9 +137,11 @@ def build_report(
             ok=recorder.ok,
             failed=recorder.failed,
             never_sent=sum(recorder.never_sent.values()),
+            unknown=sum(recorder.unknown.values()),
         ),
         errors=dict(sorted(recorder.errors.items())),
         never_sent_reasons=dict(sorted(recorder.never_sent.items())),
+        unknown_reasons=dict(sorted(recorder.unknown.items())),
         status_codes={str(code): n for code, n in sorted(recorder.status_codes.items())},
         latency_seconds=_percentiles(recorder.latency),
         service_time_seconds=_percentiles(recorder.service_time),

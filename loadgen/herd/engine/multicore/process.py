@@ -5,8 +5,9 @@ ordinary ``LoadRun`` on its part of the runner's share, with the runner's clock
 origin so all timelines line up. After staging it says ``ready`` and waits for the
 release time every process is given; stops arrive as messages; when its stdin
 closes the runner is gone, and it stops at once (drain cut short) so it never
-outlives the runner. At the end it writes its report and statistics to
-``result_path``.
+outlives the runner. While it runs it tells the runner its own count (``progress``),
+so a runner that loses it still knows what it had sent; at the end it writes its
+report and statistics to ``result_path``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import IO, Any, BinaryIO
 from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, RunError, SetupError
 from herd.engine.log_setup import configure_logging, level_for
-from herd.engine.multicore.protocol import ProcessConfig, encode
+from herd.engine.multicore.protocol import PROGRESS_INTERVAL, ProcessConfig, encode
 from herd.engine.multicore.state import run_state
 from herd.engine.recorder import Listener
 from herd.engine.run import LoadRun, RunOptions
@@ -110,6 +111,7 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
         load_run.listeners.extend(extra.listener for extra in extras.values() if extra.listener)
         snapshots = {name: extra.snapshot for name, extra in extras.items()}
         following = asyncio.ensure_future(_follow(control, load_run, release))
+        progressing = asyncio.ensure_future(_send_progress(channel, load_run))
         reporting = None
         if config.state_interval:
             reporting = asyncio.ensure_future(
@@ -122,7 +124,7 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
             channel.send({"error": reason, "exit_code": error.exit_code})
             return error.exit_code
         finally:
-            for task in (following, reporting):
+            for task in (following, progressing, reporting):
                 if task is not None:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
@@ -172,6 +174,17 @@ async def _send_states(
     while not channel.closed:
         await asyncio.sleep(interval)
         channel.send({"state": run_state(load_run, snapshots, with_timeline=False)})
+
+
+async def _send_progress(channel: _Channel, load_run: LoadRun) -> None:
+    """The process's own count, for a runner that outlives it (``lost.lost_share``):
+    ``sent`` and ``never_sent`` are counted the moment they happen."""
+    while not channel.closed:
+        await asyncio.sleep(PROGRESS_INTERVAL)
+        recorder = load_run.recorder
+        if recorder is not None:
+            never_sent = sum(recorder.never_sent.values())
+            channel.send({"progress": {"sent": recorder.sent, "never_sent": never_sent}})
 
 
 def _open_request_log(path: Path) -> IO[str]:

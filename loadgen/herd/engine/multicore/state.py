@@ -70,6 +70,7 @@ def recorder_state(recorder: Recorder, with_timeline: bool = True) -> dict[str, 
         "never_sent": dict(recorder.never_sent),
         "response_bytes": recorder.response_bytes,
         "bodies_cut": recorder.bodies_cut,
+        "unknown": dict(recorder.unknown),
         "in_flight": recorder.in_flight,
         "peak_in_flight": recorder.peak_in_flight,
         "first_wire": _finite(recorder.first_wire),
@@ -132,6 +133,7 @@ def merge_recorders(states: Sequence[dict[str, Any]]) -> Recorder:
         setattr(merged, name, sum(state[name] for state in states))
     merged.errors = _added(state["errors"] for state in states)
     merged.never_sent = _added(state["never_sent"] for state in states)
+    merged.unknown = _added(state.get("unknown", {}) for state in states)
     merged.status_codes = Counter(
         {int(code): n for code, n in _added(s["status_codes"] for s in states).items()}
     )
