@@ -7,8 +7,9 @@ dispatcher and returns when it has nothing more to issue or the run is stopping.
   endpoint does, and its latency counts from that due time (no coordinated omission).
 
 A time-bound load ends on time whatever the endpoint does: what has not started by
-the end of ``duration`` (or the stages) is never sent, counted ``load_ended``, so
-in-flight requests then get ``drainTimeout`` and the run is over. In the open loop,
+the end of ``duration`` (or the stages) is never sent, counted ``load_ended`` (or
+``behind_schedule``: the open loop's client itself ran more than ``LATE_GRACE``
+late), and requests in flight get ``drainTimeout`` from the end. In the open loop,
 ``maxInFlight`` is the HTTP pool's size, so an arrival due while it is full waits
 for a pooled connection, at most ``poolTimeout`` from its due time (else it is
 never sent: ``pool_timeout``), and that wait is its pool wait (arrivals queue in
@@ -35,9 +36,10 @@ from herd.engine.slots import Slots
 _SLEEP_THRESHOLD = 0.0005
 # Yield to the loop at least this often while catching up, so requests progress.
 _YIELD_EVERY = 32
-# Open loop: an arrival due before the load's end may still be issued this late
-# (timers and a busy loop wake a little late); after it, the load is over.
-LATE_GRACE = 0.1
+# Open loop: a client running late (timers, a busy loop) may still send an arrival due
+# before the load's end this much after it, if a connection is free at once, and never
+# past the drain; waits for a connection end with the load.
+LATE_GRACE = 0.5
 
 # Why planned requests of a time-bound load were never sent.
 LOAD_ENDED = "load_ended"  # still waiting for their turn when the load's time was up
@@ -102,7 +104,8 @@ async def run_rate(
     """Issue arrival k (for k in ``indices``) at ``start`` plus its offset on the rate
     curve, each with a pooled connection, until the load's end."""
     slots = dispatcher.slots
-    issue_until = start + (load.load_seconds or 0.0) + LATE_GRACE
+    ends_at = start + (load.load_seconds or 0.0)
+    late_until = ends_at + min(LATE_GRACE, load.drain_timeout)
     backlog = _Backlog()
     issued_without_yield = 0
     for k, due in _due_arrivals(load, indices, start):
@@ -113,18 +116,18 @@ async def run_rate(
         if dispatcher.stopping:
             return
         queued = backlog.holds(due)
-        if now() > issue_until:
+        if now() > late_until:
             dispatcher.never_sent(LOAD_ENDED if queued else BEHIND_SCHEDULE, _left(indices, k))
             return
         if not slots.take_free():
             backlog.begin(queued)
-            limit = min(due + pool_timeout, issue_until)
+            limit = min(due + pool_timeout, ends_at)
             got = await _wait_for_slot(slots, limit)
             backlog.until = now()
             if got and dispatcher.stopping:
                 slots.release()
                 return
-            if not got and limit < issue_until:
+            if not got and limit < ends_at:
                 dispatcher.never_sent(POOL_TIMEOUT)
                 continue
             if not got:

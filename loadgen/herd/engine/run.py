@@ -408,17 +408,18 @@ class LoadRun:
                 issuer.cancel()
                 with suppress(asyncio.CancelledError):
                     await issuer
+        drain = load.drain_timeout
         if issued and ends_at is None:
             # Bounded by count: every request may take its full timeout.
             await dispatcher.wait(interrupt=self._stop_requested)
-        elif issued and ends_at is not None and ends_at > now():
-            # All issued before the load's end (a requests cap): in flight until it.
-            await dispatcher.wait(timeout=ends_at - now(), interrupt=self._stop_requested)
+        elif issued and ends_at is not None:
+            if ends_at > now():  # all issued before the load's end (a requests cap)
+                await dispatcher.wait(timeout=ends_at - now(), interrupt=self._stop_requested)
+            if not self._stop_requested.is_set():  # the drain counts from the load's end
+                drain = max(0.0, ends_at + load.drain_timeout - now())
         if dispatcher.active:
             self.phase = "draining"
-            finished = await dispatcher.wait(
-                timeout=load.drain_timeout, interrupt=self._drain_cut_short
-            )
+            finished = await dispatcher.wait(timeout=drain, interrupt=self._drain_cut_short)
             if not finished:
                 await dispatcher.abort("aborted")
 
