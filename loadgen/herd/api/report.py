@@ -123,8 +123,12 @@ class Client(_Section):
     """How the load generator itself fared: the evidence behind ``client_limited``."""
 
     scheduling_lag_seconds: Percentiles | None
+    """Intended start to sending, less any pool wait: how late the client itself was."""
     pool_wait_seconds: Percentiles | None
+    """Waits for a free pooled connection of the requests that waited and were sent (pattern
+    rate: at ``load.maxInFlight``, from the due time); part of their latency."""
     pool_waits: int
+    """Requests sent after waiting for a pooled connection."""
     event_loop_lag_seconds: Percentiles | None
     cpu_utilization: float
     """Process CPU time over wall time (1.0 = one core busy throughout); for a runner of
@@ -178,8 +182,13 @@ class Report(_Section):
     """Completed requests (ok + failed) per second of load."""
     requests: Requests
     errors: dict[str, int]
-    """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``pool_timeout``, …"""
+    """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``aborted``, …"""
     never_sent_reasons: dict[str, int]
+    """Planned requests never sent, by reason: ``load_ended`` (the load's time was up while
+    they waited for their turn: a connection at ``maxInFlight``, or a closed loop),
+    ``pool_timeout`` (no free connection within ``poolTimeout``), ``behind_schedule`` (rate:
+    the client itself was too busy to send them before the load's end), ``SIGTERM``,
+    ``max_duration``, ``template_error``, ``s3_<Code>``, …"""
     unknown_reasons: dict[str, int] = Field(default_factory=dict)
     """Requests of unknown fate (``requests.unknown``) by reason: ``process_lost``."""
     status_codes: dict[str, int]

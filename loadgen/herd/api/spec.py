@@ -100,8 +100,10 @@ class TargetSpec(ApiModel):
     connect_timeout: Duration = Field(default=10.0, gt=0)
     """Timeout for opening a TCP/TLS connection."""
     pool_timeout: Duration = Field(default=30.0, gt=0)
-    """How long a request may wait for a free connection in the client's pool. herd sizes
-    the pool to the load, so a wait at all means the client, not the target, set the pace."""
+    """Pattern rate: how long an arrival may wait, from its due time, for a free connection
+    while ``load.maxInFlight`` requests are in flight. One that gets none in time is never
+    sent (``pool_timeout``); the wait of one that does is its pool wait, part of its latency.
+    Other patterns size the pool to their load and never wait."""
     worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
     """How to tell which endpoint worker served a request."""
     keep_response_bytes: int = Field(
@@ -209,21 +211,28 @@ class LoadSpec(ApiModel):
     stages: list[Stage] = Field(default_factory=list)
     """Ramp for pattern rate, instead of rate and duration; starts from 0 req/s."""
     duration: Duration | None = Field(default=None, gt=0)
-    """How long to generate load (concurrency, rate)."""
+    """How long to generate load (concurrency, rate). When it ends nothing more is sent:
+    arrivals still waiting for a connection and requests not yet started are never sent
+    (``load_ended``), and requests in flight get ``drainTimeout``."""
     max_duration: Duration = Field(default=900.0, gt=0)
-    """Hard stop for every pattern, staging included: when it passes, nothing more is
-    sent and requests still in flight are aborted and counted."""
+    """Hard stop for every pattern, staging and draining included: when it passes,
+    nothing more is sent and requests still in flight are aborted and counted."""
     max_in_flight: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
-    """Cap on requests in flight for pattern rate (and the HTTP pool size); when the
-    cap is reached arrivals wait and their latency includes the wait."""
+    """Pattern rate: cap on requests in flight, and the size of the HTTP connection pool.
+    An arrival due while it is reached waits for a connection, at most
+    ``target.poolTimeout`` and never past the load's end; its latency counts from its due
+    time. Default: 30 s of arrivals, 64 to 10,000."""
     preconnect: bool | None = None
     """Pattern burst (default true): open the burst's connections before its barrier and
     hold its requests in the kernel until every one is written, so they leave together
     instead of at one core's pace. false: each request opens its own connection after
     the barrier, and its latency includes the handshake."""
     drain_timeout: Duration = Field(default=30.0, ge=0)
-    """After the load ends or the run is interrupted, how long in-flight requests may
-    finish before they are aborted (and counted)."""
+    """How long requests in flight may finish after a time-bound load (``duration`` or
+    ``stages``) ends or the run is stopped, before they are aborted (and counted): such a
+    run ends within ``duration + drainTimeout`` after staging. A load bounded by a count
+    alone (burst; concurrency with only ``requests``) lets each request run to
+    ``target.timeout``; ``maxDuration`` bounds every run."""
 
     @model_validator(mode="after")
     def _fields_fit_pattern(self) -> LoadSpec:

@@ -179,18 +179,30 @@ class Caller:
         # A burst's connections, opened and corked before its barrier.
         self.held: HeldBurst | None = None
 
-    async def call(self, record: RequestRecord, body: bytes | None) -> None:
+    @property
+    def slots(self) -> Slots:
+        """The pool's slots, for an issuer that takes them itself (the open loop)."""
+        return self._slots
+
+    async def call(self, record: RequestRecord, body: bytes | None, has_slot: bool = False) -> None:
+        """Send one request; ``has_slot``: the caller already took its pool slot."""
         settings = self._settings
         recorder = self._recorder
+        # Counted sent only once it has a connection: one that waited in vain never
+        # reached the endpoint.
+        if not has_slot and not self._slots.take_free():
+            try:
+                await self._wait_for_slot(record)
+            except asyncio.CancelledError:
+                recorder.on_never_sent(self.abort_class)
+                raise
+            except TimeoutError:
+                recorder.on_never_sent("pool_timeout")
+                return
         record.sent = now()
         recorder.on_sent(record)
         try:
-            if self._slots.take_free():
-                started = record.sent
-            else:
-                await self._wait_for_slot(record)
-                started = now()
-            self._deadlines.start(record, started)
+            self._deadlines.start(record, record.sent)
             try:
                 response = await self._session.request(
                     settings.method,

@@ -42,7 +42,7 @@ class Recorder:
         self.service_time = Histogram()  # sent -> end
         self.ttfb = Histogram()  # sent -> response headers
         self.pool_wait = Histogram()  # waits for a pooled HTTP connection (only those that waited)
-        self.scheduling_lag = Histogram()  # intended start -> sent
+        self.scheduling_lag = Histogram()  # intended start -> sent, less the pool wait
         self.queue_delay = Histogram()  # endpoint-reported delayTime
         self.execution = Histogram()  # endpoint-reported executionTime
         self.sent = 0
@@ -90,7 +90,8 @@ class Recorder:
         self.in_flight = in_flight = in_flight + 1
         if in_flight > self.peak_in_flight:
             self.peak_in_flight = in_flight
-        self.scheduling_lag.record(sent - record.intended)
+        # The client's own lateness: a wait for a pooled connection is pool_wait's.
+        self.scheduling_lag.record(sent - record.intended - record.pool_wait)
         self.timeline.sent(sent, in_flight)
 
     def on_done(self, record: RequestRecord) -> None:

@@ -194,6 +194,7 @@ def build_report(
         inline_uploads=spec.uploads is not None and spec.uploads.mode == "inline",
         upload_concurrency=spec.uploads.concurrency if spec.uploads else None,
         mean_in_flight=recorder.mean_in_flight(),
+        pool_timeout=spec.target.pool_timeout,
     )
     client_limited, diagnostics = assess(report, shape)
     thresholds = evaluate_thresholds(report, spec.parsed_thresholds)

@@ -384,36 +384,47 @@ class LoadRun:
                 waiting.cancel()
 
     async def _issue_and_drain(self, dispatcher: Dispatcher) -> None:
+        """Issue the load, then drain: a time-bound load's requests may run until its
+        end and ``drainTimeout`` beyond; a count-bound one's each until its timeout
+        (``maxDuration`` bounds both); after a stop, ``drainTimeout``."""
         plan, load = self.plan, self.loadtest.spec.load
         if dispatcher.stopping:
             return
         self.phase = "running"
+        start = now()
+        ends_at = start + load.load_seconds if load.load_seconds else None
         if plan.pattern == "burst":
             issuing = patterns.run_burst(dispatcher, plan.indices, asyncio.Event())
         elif plan.pattern == "concurrency":
             issuing = patterns.run_concurrency(
-                dispatcher, self.options.share, plan.concurrency, plan.indices, load.duration
+                dispatcher, self.options.share, plan.concurrency, plan.indices, ends_at
             )
         else:
-            issuing = patterns.run_rate(dispatcher, load, plan.indices, plan.max_in_flight)
+            pool_timeout = self.loadtest.spec.target.pool_timeout
+            issuing = patterns.run_rate(dispatcher, load, plan.indices, pool_timeout, start)
         issuer = asyncio.ensure_future(issuing)
         try:
             issued = await self._until_stop(issuer)
-            if issued and not plan.time_bound:
-                # Bounded by count: every request may take its full timeout.
-                await dispatcher.wait(interrupt=self._stop_requested)
-            if dispatcher.active:
-                self.phase = "draining"
-                finished = await dispatcher.wait(
-                    timeout=load.drain_timeout, interrupt=self._drain_cut_short
-                )
-                if not finished:
-                    await dispatcher.abort("aborted")
         finally:
+            # At once on a stop: a slot the drain frees must not let it send again.
             if not issuer.done():
                 issuer.cancel()
                 with suppress(asyncio.CancelledError):
                     await issuer
+        drain = load.drain_timeout
+        if issued and ends_at is None:
+            # Bounded by count: every request may take its full timeout.
+            await dispatcher.wait(interrupt=self._stop_requested)
+        elif issued and ends_at is not None:
+            if ends_at > now():  # all issued before the load's end (a requests cap)
+                await dispatcher.wait(timeout=ends_at - now(), interrupt=self._stop_requested)
+            if not self._stop_requested.is_set():  # the drain counts from the load's end
+                drain = max(0.0, ends_at + load.drain_timeout - now())
+        if dispatcher.active:
+            self.phase = "draining"
+            finished = await dispatcher.wait(timeout=drain, interrupt=self._drain_cut_short)
+            if not finished:
+                await dispatcher.abort("aborted")
 
     async def _until_stop(self, work: asyncio.Future) -> bool:
         """Await ``work`` unless a stop comes first; True when the work finished."""

@@ -114,7 +114,7 @@ class RunCollector(Collector):
             f.counter(
                 "herd_requests",
                 "Completed requests by code: the HTTP status, or the error class "
-                "(timeout, connect, pool_timeout, aborted, ...) when there is no status.",
+                "(timeout, connect, aborted, ...) when there is no status.",
                 [((code,), cumulative[-1]) for code, (cumulative, _) in outcomes.items()],
                 ["code"],
             ),
