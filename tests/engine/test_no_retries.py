@@ -58,3 +58,17 @@ async def test_the_session_has_aiohttps_retry_turned_off():
     # on, so an aiohttp that renames or drops it fails here with the reason in view.
     async with open_session(pool_size=1, connect_timeout=1.0) as session:
         assert session._retry_connection is False
+
+
+async def test_a_redirect_is_counted_and_never_followed(fresh_target):
+    report = await run_spec(
+        {
+            "target": {"url": f"{fresh_target.url}/redirect"},
+            "load": {"pattern": "burst", "requests": 5},
+        }
+    )
+    arrivals = fresh_target.record()
+    assert [arrival["path"] for arrival in arrivals] == ["/redirect"] * 5
+    assert report.requests.sent == 5
+    assert report.status_codes == {"302": 5}
+    assert any("redirects (3xx)" in line for line in report.diagnostics)

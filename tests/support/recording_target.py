@@ -22,6 +22,8 @@ Routes:
                             secret-looking worker id in the header and a JSON body
                             whose ``worker`` is an object holding a secret and whose
                             ``label`` is the secret itself, all distinct per worker
+  ANY  /redirect            answer 302 to /landed (a client that follows it sends a
+                            second request nobody planned)
   ANY  /{anything else}     answer 200 after the service time
 Every answered request carries ``X-Runpod-Worker-Id``: the lowest-numbered
 "worker" slot free when it arrived (w0, w1, …), so N overlapping requests see N
@@ -92,7 +94,7 @@ class Target:
             status, delay, payload = 200, self.service_time, None
             parts = request.path.strip("/").split("/")
             if parts[0] in _SPECIAL:
-                entry["status"] = None if parts[0] in ("abort", "reset") else 200
+                entry["status"] = {"abort": None, "reset": None, "redirect": 302}.get(parts[0], 200)
                 return await _SPECIAL[parts[0]](request, parts, worker)
             if parts[0] == "status" and len(parts) > 1:
                 status = int(parts[1])
@@ -199,8 +201,14 @@ async def _leaky(request: web.Request, parts: list[str], worker: str) -> web.Str
     return web.json_response(payload, headers={WORKER_HEADER: secret})
 
 
+async def _redirect(_request: web.Request, _parts: list[str], worker: str) -> web.StreamResponse:
+    """Send the client elsewhere: herd must count the 302, not follow it."""
+    return web.Response(status=302, headers={"Location": "/landed", WORKER_HEADER: worker})
+
+
 _SPECIAL = {
     "abort": _abort,
+    "redirect": _redirect,
     "reset": _reset,
     "bytes": _bytes,
     "stream": _stream,

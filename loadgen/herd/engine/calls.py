@@ -209,6 +209,9 @@ class Caller:
                     settings.url,
                     headers=settings.headers,
                     data=body,
+                    # A followed redirect is a second request nobody planned, perhaps to
+                    # another host: the 3xx is the endpoint's answer and is counted as such.
+                    allow_redirects=False,
                 )
                 if isinstance(response, WireStampedResponse):
                     record.wire = response.request_sent_at

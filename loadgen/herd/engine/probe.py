@@ -77,8 +77,10 @@ class ScalingProbe:
     async def _poll(self, session: aiohttp.ClientSession) -> None:
         at = round(now() - self._started, 3)
         try:
-            async with session.get(self._url, headers=self._headers) as response:
-                if response.status >= 400:
+            async with session.get(
+                self._url, headers=self._headers, allow_redirects=False
+            ) as response:
+                if response.status >= 300:  # redirects are not followed: nothing to read
                     self._failed(f"http_{response.status}")
                     return
                 payload = await _read_at_most(response.content, _MAX_BODY)

@@ -122,6 +122,12 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
         notes.append(f"S3 throttled {uploads.throttled} uploads; they were retried with backoff")
     if uploads and uploads.cleanup_failed:
         notes.append(f"{uploads.cleanup_failed} staged objects could not be deleted")
+    redirects = sum(n for code, n in report.status_codes.items() if code.startswith("3"))
+    if redirects:
+        notes.append(
+            f"{redirects} responses were redirects (3xx), which herd counts and never follows "
+            "(following would send requests nobody planned): point target.url at where they lead"
+        )
     never_sent = report.requests.never_sent
     if never_sent:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.never_sent_reasons.items()))
