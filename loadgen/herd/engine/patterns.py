@@ -60,7 +60,8 @@ async def run_concurrency(
     if deadline is None:
         await asyncio.gather(*loops, return_exceptions=True)
     else:  # a stop cancels this wait; the loops see it and end on their own
-        await asyncio.sleep(max(0.0, deadline - now()))
+        # Loops out of indices (a request cap) end issuing before the deadline.
+        await asyncio.wait(loops, timeout=max(0.0, deadline - now()))
 
 
 async def run_rate(

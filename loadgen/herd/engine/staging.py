@@ -34,6 +34,7 @@ from herd.engine.body import StagedObject
 from herd.engine.errors import ConfigError
 from herd.engine.histogram import Histogram
 from herd.engine.records import now
+from herd.engine.target_policy import TargetGuard
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,15 @@ class _Contents:
 class Stager:
     """Uploads each request's objects through one bounded semaphore."""
 
-    def __init__(self, spec: UploadSpec, key_prefix: str, stats: UploadStats):
+    def __init__(
+        self,
+        spec: UploadSpec,
+        key_prefix: str,
+        stats: UploadStats,
+        guard: TargetGuard | None = None,
+    ):
         self.spec = spec
+        self._guard = guard
         self.stats = stats
         self._key_prefix = key_prefix
         self._semaphore = asyncio.Semaphore(spec.concurrency)
@@ -150,6 +158,9 @@ class Stager:
             # unless told otherwise; buckets created since 2020, and many S3-compatible
             # stores, refuse SigV2 URLs, so the endpoint could not fetch its inputs.
             signature_version="s3v4",
+            # The operator's target policy holds the S3 endpoint's names too (an IP
+            # literal endpoint is checked up front: it never reaches a resolver).
+            connector_args={"resolver": self._guard.resolver()} if self._guard else None,
         )
         session = aioboto3.Session()
         self._client_context = session.client(
