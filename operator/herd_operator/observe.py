@@ -120,7 +120,8 @@ def observe_runner(pod: dict[str, Any], index: int) -> RunnerState:
         try:
             summary, message = decode_summary(text), ""
         except SummaryError as error:
-            message = text.strip() if not text.lstrip().startswith("{") else str(error)
+            # One line: a log tail (FallbackToLogsOnError) comes wrapped at the console width.
+            message = " ".join(text.split()) if not text.lstrip().startswith("{") else str(error)
     return RunnerState(
         index=index,
         pod=name,
