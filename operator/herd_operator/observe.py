@@ -129,7 +129,8 @@ def observe_runner(pod: dict[str, Any], index: int) -> RunnerState:
         exit_code=terminated.get("exitCode"),
         exit_reason=terminated.get("reason"),
         summary=summary,
-        message=message[:500],
+        # The end: a log tail's last line is the runner's reason.
+        message=message if len(message) <= 500 else "…" + message[-499:],
     )
 
 
