@@ -21,6 +21,8 @@ from herd.engine.errors import ConfigError
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from tests.conftest import loadtest, run_spec
+from tests.support.staging import burst as burst_with_uploads
+from tests.support.staging import uploads_to
 
 LOOPBACK_DENIED = {"deny": ["127.0.0.0/8", "::1/128"]}
 
@@ -190,3 +192,15 @@ def test_the_processes_of_one_runner_share_the_ceiling(fresh_target, tmp_path: P
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["requests"]["sent"] == 17 and report["stopped"] == "max_requests"
     assert len(fresh_target.record()) == 17
+
+
+async def test_under_a_policy_uploads_go_only_where_the_spec_says(
+    fresh_target, s3_server, bucket, aws_env, monkeypatch
+):
+    # A Secret's keys become runner variables: one could point botocore at a proxy (whose
+    # address no look-up of the S3 host would check). Under a policy it takes none.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    env = {**aws_env, **policy_env({"deny": ["169.254.0.0/16"]})}
+    report = await burst_with_uploads(fresh_target, uploads_to(s3_server.url, bucket), 4, env=env)
+    assert report.uploads is not None and report.uploads.objects == 12
+    assert report.uploads.failed == 0 and report.requests.ok == 4

@@ -158,9 +158,7 @@ class Stager:
             # unless told otherwise; buckets created since 2020, and many S3-compatible
             # stores, refuse SigV2 URLs, so the endpoint could not fetch its inputs.
             signature_version="s3v4",
-            # The operator's target policy holds the S3 endpoint's names too (an IP
-            # literal endpoint is checked up front: it never reaches a resolver).
-            connector_args={"resolver": self._guard.resolver()} if self._guard else None,
+            **self._guarded(),
         )
         session = aioboto3.Session()
         self._client_context = session.client(
@@ -168,6 +166,18 @@ class Stager:
         )
         self._client = await self._client_context.__aenter__()
         return self
+
+    def _guarded(self) -> dict:
+        """Under the operator's target policy the S3 client goes only where the spec says:
+        no proxy or endpoint from the environment (a Secret could set them), and its
+        look-ups held to the policy (an IP literal endpoint is checked up front)."""
+        if self._guard is None:
+            return {}
+        return {
+            "connector_args": {"resolver": self._guard.resolver()},
+            "proxies": {},
+            "ignore_configured_endpoint_urls": True,
+        }
 
     async def __aexit__(self, *exc_info) -> None:
         if self._client_context is not None:
