@@ -48,10 +48,12 @@ class Slots:
     """Other runs of the namespace whose runners are up."""
     ahead: int
     """Runs of the namespace waiting since before this one was created."""
+    held: bool = False
+    """This run's own Job is there already (created a moment ago, not yet seen)."""
 
     @property
     def free(self) -> bool:
-        return self.active + self.ahead < self.cap
+        return self.held or self.active + self.ahead < self.cap
 
     def waiting_message(self, namespace: str) -> str:
         ahead = f", {self.ahead} waiting before it" if self.ahead else ""
@@ -66,10 +68,11 @@ def namespace_slots(
 ) -> Slots:
     """The slots ``run`` would compete for, from its namespace's runner Jobs and runs."""
     name = metadata(run).get("name")
+    held = any(metadata(job).get("name") == name for job in jobs)
     active = sum(1 for job in jobs if metadata(job).get("name") != name and holds_slot(job))
     ahead = sum(
         1
         for other in runs
         if metadata(other).get("name") != name and is_waiting(other) and _age(other) < _age(run)
     )
-    return Slots(cap=cap, active=active, ahead=ahead)
+    return Slots(cap=cap, active=active, ahead=ahead, held=held)
