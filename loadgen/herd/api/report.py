@@ -212,7 +212,8 @@ class Report(_Section):
     client_limited: bool
     diagnostics: list[str]
     stopped: str | None
-    """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``; None if it ran out."""
+    """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``, or ``max_requests``
+    (a time-bound closed loop reached the operator's request cap); None if it ran out."""
     timeline: Timeline
     histograms: dict[str, str] = Field(default_factory=dict)
     """Base64 HdrHistograms (microseconds) for exact merging across runners."""

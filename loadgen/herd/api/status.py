@@ -47,6 +47,9 @@ class Reason(StrEnum):
 
     IN_PROGRESS = "InProgress"
     """Runners are being created, staging uploads or sending load."""
+    WAITING_FOR_CAPACITY = "WaitingForCapacity"
+    """The namespace has as many runs with runners up as the operator allows
+    (``limits.maxActiveRunsPerNamespace``); this one starts when one of them ends."""
     COMPLETED = "Completed"
     """Every runner finished and reported its results."""
     INVALID_SPEC = "InvalidSpec"

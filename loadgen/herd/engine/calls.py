@@ -31,6 +31,7 @@ from herd.engine.errors import SetupError
 from herd.engine.recorder import Recorder
 from herd.engine.records import RequestRecord, now
 from herd.engine.slots import Slots
+from herd.engine.target_policy import TARGET_DENIED, TargetGuard, is_target_denied
 from herd.engine.worker_ids import WorkerIds
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,23 @@ class WireStampedResponse(aiohttp.ClientResponse):
 
 
 def open_session(
-    pool_size: int, connect_timeout: float, trace_wire: bool = False
+    pool_size: int,
+    connect_timeout: float,
+    trace_wire: bool = False,
+    guard: TargetGuard | None = None,
 ) -> aiohttp.ClientSession:
     """A session whose pool holds ``pool_size`` connections to the target.
 
     It bounds connecting only; the ``Caller`` bounds each whole request. With
-    ``trace_wire`` its responses tell when their requests went out.
+    ``trace_wire`` its responses tell when their requests went out; with ``guard``
+    it connects only where the operator's target policy allows.
     """
     connector = aiohttp.TCPConnector(
         limit=pool_size,
         limit_per_host=0,  # the pool size above already is the bound for the one target
         ttl_dns_cache=300,
         enable_cleanup_closed=True,
+        **(guard.connector_options() if guard is not None else {}),
     )
     session = aiohttp.ClientSession(
         connector=connector,
@@ -128,6 +134,8 @@ def classify_exception(error: BaseException, record: RequestRecord) -> str:
     """A short, stable error class for a request that got no HTTP status."""
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return "pool_timeout" if record.pool_queued else "connect_timeout"
+    if is_target_denied(error):
+        return TARGET_DENIED
     if isinstance(error, aiohttp.ClientConnectorError):
         return "connect"
     if isinstance(error, aiohttp.ServerDisconnectedError) or (

@@ -60,15 +60,22 @@ async def run_concurrency(
     concurrency: int,
     indices: range | None,
     ends_at: float | None,
+    ceiling: range | None = None,
 ) -> None:
     """``concurrency`` closed loops sharing one index source, so no index repeats.
 
     Returns when issuing is over: at ``ends_at`` (loops finish their current request
     and stop; planned requests not started are ``load_ended``) or when every loop is
-    done (its requests are, or a stop came).
+    done (its requests are, or a stop came). A loop only time bounds plans no indices;
+    ``ceiling`` then caps what it may issue (the operator's request cap), and what it
+    did not reach was never planned.
     """
-    # Only time-bound: interleave so runners never share an index.
-    source = iter(indices) if indices is not None else itertools.count(share.offset, share.stride)
+    if indices is not None:
+        source: Iterator[int] = iter(indices)
+    elif ceiling is not None:
+        source = iter(ceiling)
+    else:  # interleaved, so runners never share an index
+        source = itertools.count(share.offset, share.stride)
     taken = 0
     open_for_requests = True
 

@@ -23,6 +23,7 @@ from herd.engine.calls import without_retries
 from herd.engine.env_expansion import MissingVariable, Redactor, expand
 from herd.engine.errors import ConfigError
 from herd.engine.records import now
+from herd.engine.target_policy import TARGET_DENIED, TargetGuard, is_target_denied
 
 _JITTER = 0.1  # up to 10% longer than the interval, so runners do not poll in step
 # A health answer is a few hundred bytes: a body longer than this is a failed poll,
@@ -45,8 +46,10 @@ class ScalingProbe:
         redactor: Redactor,
         started: float,
         max_duration: float,
+        guard: TargetGuard | None = None,
     ):
         self.spec = spec
+        self._guard = guard
         try:
             self._url = expand(spec.url, env, redactor, "spec.scalingProbe.url")
             self._headers = {
@@ -62,10 +65,16 @@ class ScalingProbe:
         self.failures = 0
         self.errors: dict[str, int] = {}
 
+    @property
+    def url(self) -> str:
+        """The URL polled, ``${VAR}`` expanded."""
+        return self._url
+
     async def run(self) -> None:
         """Poll until cancelled (or the sample bound is reached)."""
         timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
-        connector = aiohttp.TCPConnector(limit=1)
+        guarded = self._guard.connector_options() if self._guard is not None else {}
+        connector = aiohttp.TCPConnector(limit=1, **guarded)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             without_retries(session)
             for _ in range(self._max_samples):
@@ -88,8 +97,8 @@ class ScalingProbe:
                 self._failed("too_large")
                 return
             document = json.loads(payload)
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            self._failed("unreachable")
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            self._failed(TARGET_DENIED if is_target_denied(error) else "unreachable")
             return
         except ValueError:
             self._failed("not_json")
