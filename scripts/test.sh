@@ -9,11 +9,12 @@ bash scripts/setup.sh test
 # Debian packages the tests run: Prometheus and its Pushgateway (the metrics tests start
 # their own on 127.0.0.1), Lua (the Argo CD health checks in docs/ are Lua scripts),
 # the benchmark's peers for its smoke test (nginx, wrk, hey), and buildah and debootstrap
-# (tests/image builds the Dockerfile without a Docker daemon).
+# (tests/image builds the Dockerfile without a Docker daemon), and GNU time (the memory
+# tests read a child's peak RSS from it).
 missing=()
 for pair in prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway \
     lua5.4:lua5.4 nginx:nginx-light wrk:wrk hey:hey \
-    buildah:buildah debootstrap:debootstrap; do  # binary:package
+    buildah:buildah debootstrap:debootstrap /usr/bin/time:time; do  # binary:package
   PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -30,6 +31,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "  nginx tests/bench (wrk and hey missing: the smoke reports them missing)." >&2
     echo "  Without buildah and debootstrap (and root), tests/image/test_image_build.py will" >&2
     echo "  SKIP: the Dockerfile is then neither built nor run (test_dockerfile.py still runs)." >&2
+    echo "  Without GNU time (/usr/bin/time), the memory tests of tests/engine/test_response_bodies.py SKIP." >&2
     echo "  Install with: sudo apt-get install ${missing[*]}" >&2
   fi
 fi

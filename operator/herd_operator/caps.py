@@ -3,7 +3,9 @@
 A platform team sets them once (Helm values ``limits.*``, passed as ``HERD_MAX_*``), so that
 a typo (``30000`` for ``30``) cannot flood someone's service. Every cap counts all runners
 of a run together. A spec over a cap is refused before anything runs, with the field, the
-value and the cap in the message.
+value and the cap in the message. Two caps act while runs go instead: a closed loop that
+only ``duration`` bounds has no count to refuse, so its runners stop at ``maxRequests``
+(``request_ceiling``); and a run beyond ``maxActiveRunsPerNamespace`` waits for a slot.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from kubernetes.utils.quantity import parse_quantity
+
 from herd.api.durations import format_duration, parse_duration
 from herd.api.spec import LoadTestSpec
-from herd.engine.schedule import arrival_count, rate_segments
+from herd.engine.multicore.choice import choose_processes
+from herd.engine.multicore.cpus import CpuBudget
+from herd.engine.planning import Plan
+from herd.engine.schedule import Share, arrival_count, rate_segments
 
 
 @dataclass(frozen=True)
@@ -22,7 +29,8 @@ class Caps:
     """Upper bounds per run; ``None`` leaves a dimension to the API's own hard limits."""
 
     max_requests: int | None = None
-    """Requests a run plans (a closed loop bounded only by time plans none up front)."""
+    """Requests a run plans; a closed loop bounded only by time plans none up front, so
+    its runners stop issuing at this many instead."""
     max_rate: float | None = None
     """Arrival rate in requests per second: ``load.rate`` and every stage's target."""
     max_concurrency: int | None = None
@@ -32,6 +40,9 @@ class Caps:
     """``load.maxDuration`` in seconds (it bounds staging and load)."""
     max_parallelism: int | None = None
     """Runner pods per run."""
+    max_active_runs_per_namespace: int | None = None
+    """Runs of one namespace whose runners are up at once; a run beyond it stays
+    ``Pending`` until one finishes."""
 
 
 NO_CAPS = Caps()
@@ -42,6 +53,7 @@ ENVIRONMENT = {
     "max_concurrency": "HERD_MAX_CONCURRENCY",
     "max_duration": "HERD_MAX_DURATION",
     "max_parallelism": "HERD_MAX_PARALLELISM",
+    "max_active_runs_per_namespace": "HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE",
 }
 """The environment variable of each cap (the chart sets them from ``limits.*``)."""
 
@@ -81,6 +93,42 @@ def planned_requests(spec: LoadTestSpec) -> int | None:
     return load.requests
 
 
+def request_ceiling(spec: LoadTestSpec, caps: Caps) -> int | None:
+    """The requests the runners may send when the spec plans no count (a closed loop only
+    ``duration`` bounds): ``maxRequests``, which they stop at. None when a count is planned
+    (``cap_problems`` checks it) or there is no cap."""
+    return caps.max_requests if planned_requests(spec) is None else None
+
+
+_CPU_UNKNOWN = 1024
+"""Processes a runner could use when its pod requests no CPU: the load bounds them then."""
+
+
+def runner_processes(spec: LoadTestSpec, share: Share) -> int:
+    """The most processes ``herd run --processes auto`` uses for ``share`` in its pod: one
+    per CPU the pod requests (rounded up), at most as many as the load keeps busy."""
+    resources = spec.runner.resources
+    quantities = (resources.requests.get("cpu"), resources.limits.get("cpu"))
+    cpus = [parse_quantity(quantity) for quantity in quantities if quantity is not None]
+    usable = [math.ceil(cpu) for cpu in cpus if cpu > 0]
+    budget = CpuBudget(affinity=min(usable, default=_CPU_UNKNOWN))
+    return choose_processes("auto", spec, share, budget).count
+
+
+def derived_in_flight(spec: LoadTestSpec) -> int:
+    """The in-flight bound of an open loop without ``maxInFlight``, all runners and their
+    processes together: the engine's own default (``Plan``), so the numbers agree."""
+    total = 0
+    for index in range(spec.parallelism):
+        share = Share(index, spec.parallelism)
+        processes = runner_processes(spec, share)
+        total += sum(
+            Plan(spec.load, spec.target, share.process(part, processes)).max_in_flight
+            for part in range(processes)
+        )
+    return total
+
+
 def _in_flight(spec: LoadTestSpec) -> tuple[str, int]:
     """The most requests the spec puts in flight at once, and the field that says so."""
     load = spec.load
@@ -89,7 +137,11 @@ def _in_flight(spec: LoadTestSpec) -> tuple[str, int]:
     if load.pattern == "concurrency":
         return "load.concurrency", load.concurrency or 0
     if load.max_in_flight is None:
-        return "load.maxInFlight", 0  # derived from the rate, which its own cap bounds
+        return (
+            "load.maxInFlight (unset: room for the rate's arrivals over min(timeout, 30s), "
+            "for each runner process)",
+            derived_in_flight(spec),
+        )
     return "load.maxInFlight (per runner) * parallelism", load.max_in_flight * spec.parallelism
 
 
@@ -119,9 +171,13 @@ def cap_problems(spec: LoadTestSpec, caps: Caps, prefix: str = "spec") -> list[s
     if caps.max_concurrency is not None:
         field, in_flight = _in_flight(spec)
         if in_flight > caps.max_concurrency:
+            hint = ""
+            if load.pattern == "rate" and load.max_in_flight is None:
+                per_runner = max(1, caps.max_concurrency // spec.parallelism)
+                hint = f"; set load.maxInFlight (per runner) to at most {per_runner}"
             problems.append(
                 f"{prefix}.{field}: {in_flight} in flight is over the operator's cap of "
-                f"{caps.max_concurrency} (limits.maxConcurrency)"
+                f"{caps.max_concurrency} (limits.maxConcurrency){hint}"
             )
     if caps.max_duration is not None and load.max_duration > caps.max_duration:
         problems.append(

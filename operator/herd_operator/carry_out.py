@@ -14,7 +14,7 @@ from herd_operator.configmap import build_runner_configmap
 from herd_operator.events import Event
 from herd_operator.job import build_runner_job
 from herd_operator.kube import CONFIGMAPS, JOBS, RUNS, Kube, Rejected
-from herd_operator.objects import metadata, read_run
+from herd_operator.objects import metadata, parse_time, read_run
 from herd_operator.run_status import Action, RunReconcile, runners_rejected
 from herd_operator.scheduling import LoadTestDecision
 from herd_operator.settings import RunnerSettings
@@ -48,11 +48,12 @@ async def carry_out_run(
     namespace, name = metadata(body)["namespace"], metadata(body)["name"]
     for action in reconciled.actions:
         if action is Action.CREATE_RUNNERS:
-            run = read_run(body, settings.caps)
+            run = read_run(body, settings.caps, settings.policy)
             try:
                 # The ConfigMap first: the Job's pods mount it.
                 await kube.create(CONFIGMAPS, build_runner_configmap(run))
-                await kube.create(JOBS, build_runner_job(run, settings))
+                release = parse_time(reconciled.status.get("releaseTime"))
+                await kube.create(JOBS, build_runner_job(run, settings, release))
             except Rejected as error:
                 return runners_rejected(body, str(error), now)
         elif action is Action.SUSPEND_JOB:

@@ -48,9 +48,11 @@ def run_conditions(
     previous: list[dict[str, Any]],
     now: str,
     generation: int | None,
+    waiting: tuple[Reason, str] | None = None,
 ) -> list[dict[str, Any]]:
     """``Succeeded``, ``Failed`` and ``ThresholdsPassed``; a condition's
-    ``lastTransitionTime`` moves only when its status changes."""
+    ``lastTransitionTime`` moves only when its status changes. ``waiting``: why a run
+    in progress has not started yet (its reason replaces ``InProgress``)."""
     before = {condition.get("type", ""): condition for condition in previous}
     if phase == "Succeeded":
         succeeded, failed = ("True", Reason.COMPLETED), ("False", Reason.COMPLETED)
@@ -58,6 +60,9 @@ def run_conditions(
     elif failure is not None:
         succeeded, failed = ("False", failure[0]), ("True", failure[0])
         message = failure[1]
+    elif waiting is not None:
+        succeeded = failed = ("Unknown", waiting[0])
+        message = waiting[1]
     else:
         succeeded, failed, message = _IN_PROGRESS, _IN_PROGRESS, ""
     if phase == "Succeeded" and results is not None:

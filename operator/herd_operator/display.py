@@ -36,4 +36,6 @@ def headline(results: RunResults) -> str:
     if results.error_rate is not None:
         parts.append(f"error rate {ratio_text(results.error_rate)}")
     parts.append(f"{results.workers.distinct} workers")
+    if results.requests.unknown:
+        parts.append(f"{results.requests.unknown} requests of unknown fate (a process was lost)")
     return ", ".join(parts)

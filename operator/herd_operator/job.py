@@ -11,14 +11,17 @@ where the operator reads it without the runner needing any API access.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from herd.api.policy import RUNNER_POLICY_ENV
 from herd.api.runner import RunnerSpec
 from herd.engine.multicore.cpus import CPU_REQUEST_ENV
+from herd_operator.caps import request_ceiling
 from herd_operator.configmap import LOADTEST_FILE
 from herd_operator.naming import run_labels, run_owner_reference
 from herd_operator.objects import RunObject
+from herd_operator.policy import runner_policy
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 
 CONTAINER = "runner"
@@ -38,6 +41,21 @@ def release_time(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) ->
     return run.created + timedelta(seconds=settings.startup_allowance_seconds)
 
 
+def job_release_time(job: dict[str, Any]) -> datetime | None:
+    """The release time a runner Job was created with (its ``--release-at``)."""
+    for container in ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get(
+        "containers"
+    ) or []:
+        args = container.get("args") or []
+        if container.get("name") == CONTAINER and "--release-at" in args[:-1]:
+            try:
+                seconds = float(args[args.index("--release-at") + 1])
+            except ValueError:
+                return None
+            return datetime.fromtimestamp(seconds, UTC)
+    return None
+
+
 def active_deadline_seconds(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> int:
     return (
         settings.startup_allowance_seconds
@@ -46,7 +64,9 @@ def active_deadline_seconds(run: RunObject, settings: RunnerSettings = DEFAULT_S
     )
 
 
-def runner_args(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> list[str]:
+def runner_args(
+    run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS, release: datetime | None = None
+) -> list[str]:
     # $(JOB_COMPLETION_INDEX) is expanded by the kubelet from the variable the Job
     # controller adds to every container of an Indexed Job.
     return [
@@ -58,7 +78,7 @@ def runner_args(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> 
         "--runners",
         str(run.spec.parallelism),
         "--release-at",
-        f"{release_time(run, settings).timestamp():.3f}",
+        f"{(release or release_time(run, settings)).timestamp():.3f}",
         "--run-id",
         run.name,
         "--report",
@@ -77,6 +97,15 @@ def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:
     return []
 
 
+def _policy_env(run: RunObject, settings: RunnerSettings) -> list[dict[str, Any]]:
+    """The runner's policy: target rules and a request ceiling (``herd.api.policy``).
+
+    Last in the list, and a spec may not name the variable: of two entries of one name the
+    later wins, and ``env`` wins over ``envFrom``, so no Secret key can replace it."""
+    policy = runner_policy(run.spec, settings.policy, request_ceiling(run.spec, settings.caps))
+    return [] if policy.is_empty else [{"name": RUNNER_POLICY_ENV, "value": policy.encode()}]
+
+
 def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
     fixed = [
         {"name": "HOME", "value": TMP_DIR},  # tools that write to ~ get the writable /tmp
@@ -92,15 +121,15 @@ def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
 
 
 def _container(
-    run: RunObject, settings: RunnerSettings, runner: RunnerSpec, uid: int
+    run: RunObject, settings: RunnerSettings, runner: RunnerSpec, uid: int, release: datetime | None
 ) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": runner.image or settings.default_image,
         # args, not command: the image's entrypoint (tini, PID 1) forwards SIGTERM to herd,
         # which drains and accounts for every request before the pod goes.
-        "args": runner_args(run, settings),
-        "env": _container_env(runner),
+        "args": runner_args(run, settings, release),
+        "env": _container_env(runner) + _policy_env(run, settings),
         "resources": runner.resources.model_dump(by_alias=True),
         "securityContext": {
             "runAsNonRoot": True,
@@ -112,7 +141,10 @@ def _container(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-        "terminationMessagePolicy": "File",
+        # A runner that fails before it has a summary to write (a target the policy refuses,
+        # an invalid spec) leaves its one-line reason as the tail of its log: the run's
+        # status then says why. A summary written to the file always wins.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": "loadtest", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": TMP_DIR},
@@ -127,7 +159,7 @@ def _container(
     return container
 
 
-def _pod_spec(run: RunObject, settings: RunnerSettings) -> dict[str, Any]:
+def _pod_spec(run: RunObject, settings: RunnerSettings, release: datetime | None) -> dict[str, Any]:
     runner, uid = run.spec.runner, settings.run_as_user
     pod: dict[str, Any] = {
         "restartPolicy": "Never",  # with backoffLimit 0: a failed runner stays failed
@@ -142,7 +174,7 @@ def _pod_spec(run: RunObject, settings: RunnerSettings) -> dict[str, Any]:
             "fsGroup": uid,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(run, settings, runner, uid)],
+        "containers": [_container(run, settings, runner, uid, release)],
         "volumes": [
             {"name": "loadtest", "configMap": {"name": run.name}},
             {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
@@ -162,8 +194,11 @@ def _pod_spec(run: RunObject, settings: RunnerSettings) -> dict[str, Any]:
     return pod
 
 
-def build_runner_job(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> dict[str, Any]:
-    """The Indexed Job of ``spec.parallelism`` runners for ``run`` (touches no API)."""
+def build_runner_job(
+    run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS, release: datetime | None = None
+) -> dict[str, Any]:
+    """The Indexed Job of ``spec.parallelism`` runners for ``run`` (touches no API), released
+    at ``release`` (default: the startup allowance after the run's creation)."""
     labels = run_labels(run.loadtest_name, run.name, "runner")
     runners = run.spec.parallelism
     return {
@@ -183,7 +218,7 @@ def build_runner_job(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS
             "activeDeadlineSeconds": active_deadline_seconds(run, settings),
             "template": {
                 "metadata": {"labels": labels},
-                "spec": _pod_spec(run, settings),
+                "spec": _pod_spec(run, settings, release),
             },
         },
     }

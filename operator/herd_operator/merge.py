@@ -129,8 +129,9 @@ def merge_results(spec: LoadTestSpec, summaries: Sequence[RunnerSummary]) -> Run
     planned, sent, ok, failed, never_sent = (
         sum(column) for column in zip(*(summary.requests for summary in summaries), strict=True)
     )
+    unknown = sum(summary.unknown_count for summary in summaries)
     requests = RequestCounts(
-        planned=planned, sent=sent, ok=ok, failed=failed, never_sent=never_sent
+        planned=planned, sent=sent, ok=ok, failed=failed, never_sent=never_sent, unknown=unknown
     )
     starts = [summary.load_started_at for summary in summaries]
     ends = [summary.load_started_at + summary.load_seconds for summary in summaries]
@@ -153,10 +154,11 @@ def merge_results(spec: LoadTestSpec, summaries: Sequence[RunnerSummary]) -> Run
         requests=requests,
         errors=_sum([summary.errors for summary in summaries]),
         never_sent_reasons=_sum([summary.never_sent for summary in summaries]),
+        unknown_reasons=_sum([summary.unknown for summary in summaries]),
         latency=LatencySeconds(**merged.seconds, significant_digits=merged.precision.digits)
         if merged
         else None,
-        error_rate=round((failed + never_sent) / planned, 6) if planned else None,
+        error_rate=round((failed + never_sent + unknown) / planned, 6) if planned else None,
         throughput_rps=throughput,
         duration_seconds=round(window, 6),
         start_skew_seconds=round(max(starts) - min(starts), 6),

@@ -12,6 +12,7 @@ from herd.api.loading import SpecError, describe_validation_error
 from herd.api.runs import LoadTestRun
 from herd.api.spec import LoadTestSpec
 from herd_operator.caps import NO_CAPS, Caps, cap_problems
+from herd_operator.policy import OPEN_POLICY, OperatorPolicy, policy_problems
 
 
 def rfc3339(moment: datetime) -> str:
@@ -47,10 +48,12 @@ class RunObject:
     status: dict[str, Any] = field(default_factory=dict)
 
 
-def cluster_problems(spec: LoadTestSpec, prefix: str, caps: Caps = NO_CAPS) -> list[str]:
+def cluster_problems(
+    spec: LoadTestSpec, prefix: str, caps: Caps = NO_CAPS, policy: OperatorPolicy = OPEN_POLICY
+) -> list[str]:
     """What a valid spec still cannot do in a cluster (it can with ``herd run``): read a
-    local directory, or exceed the operator-wide caps."""
-    problems = cap_problems(spec, caps, prefix)
+    local directory, exceed the operator-wide caps, or ask what the policy refuses."""
+    problems = cap_problems(spec, caps, prefix) + policy_problems(spec, policy, prefix)
     if spec.uploads is not None and spec.uploads.source.directory is not None:
         problems.append(
             f"{prefix}.uploads.source.directory: runner pods cannot read a local directory; "
@@ -59,15 +62,18 @@ def cluster_problems(spec: LoadTestSpec, prefix: str, caps: Caps = NO_CAPS) -> l
     return problems
 
 
-def read_run(body: dict[str, Any], caps: Caps = NO_CAPS) -> RunObject:
+def read_run(
+    body: dict[str, Any], caps: Caps = NO_CAPS, policy: OperatorPolicy = OPEN_POLICY
+) -> RunObject:
     """Validate a LoadTestRun object; raises SpecError naming every bad field.
 
-    The caps apply to runs too: a run object created by hand is held to them as well."""
+    The caps and the policy apply to runs too: a run object created by hand is held to
+    them as well."""
     try:
         run = LoadTestRun.model_validate(body)
     except ValidationError as error:
         raise SpecError(describe_validation_error(error)) from None
-    problems = cluster_problems(run.spec.load_test, "spec.loadTest", caps)
+    problems = cluster_problems(run.spec.load_test, "spec.loadTest", caps, policy)
     if problems:
         raise SpecError(problems)
     meta = metadata(body)

@@ -120,7 +120,8 @@ def observe_runner(pod: dict[str, Any], index: int) -> RunnerState:
         try:
             summary, message = decode_summary(text), ""
         except SummaryError as error:
-            message = text.strip() if not text.lstrip().startswith("{") else str(error)
+            # One line: a log tail (FallbackToLogsOnError) comes wrapped at the console width.
+            message = " ".join(text.split()) if not text.lstrip().startswith("{") else str(error)
     return RunnerState(
         index=index,
         pod=name,
@@ -128,7 +129,8 @@ def observe_runner(pod: dict[str, Any], index: int) -> RunnerState:
         exit_code=terminated.get("exitCode"),
         exit_reason=terminated.get("reason"),
         summary=summary,
-        message=message[:500],
+        # The end: a log tail's last line is the runner's reason.
+        message=message if len(message) <= 500 else "…" + message[-499:],
     )
 
 

@@ -18,7 +18,7 @@ from herd_operator.objects import parse_time
 
 PHASES = ("Pending", "Staging", "Running", "Succeeded", "Failed", "Invalid")
 _RESULT_LABELS = ("namespace", "loadtest")
-_REQUEST_OUTCOMES = ("planned", "sent", "ok", "failed", "neverSent")
+_REQUEST_OUTCOMES = ("planned", "sent", "ok", "failed", "neverSent", "unknown")
 # Load tests run from seconds to hours.
 _DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
@@ -49,7 +49,7 @@ class OperatorMetrics:
             "requests", "Requests of the latest finished run, by outcome.", "outcome"
         )
         self.error_ratio = self._result_gauge(
-            "error_ratio", "(failed + never sent) / planned of the latest finished run."
+            "error_ratio", "(failed + never sent + unknown) / planned of the latest finished run."
         )
         self.p95 = self._result_gauge(
             "latency_p95_seconds", "95th percentile latency of the latest finished run."

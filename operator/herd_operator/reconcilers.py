@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from herd.api.status import TERMINAL_PHASES
 from herd_operator.carry_out import carry_out_loadtest, carry_out_run
 from herd_operator.events import Event
-from herd_operator.kube import LOADTESTS, RUNS, Kube, Resource
+from herd_operator.kube import JOBS, LOADTESTS, RUNS, Kube, Resource
+from herd_operator.namespace_slots import RUNNER_JOB_LABELS, Slots, is_waiting, namespace_slots
 from herd_operator.naming import LOADTEST_LABEL
 from herd_operator.objects import metadata, status_of
 from herd_operator.operator_metrics import OperatorMetrics
 from herd_operator.requeue import Requeue
-from herd_operator.run_status import reconcile_run
+from herd_operator.run_status import Action, RunReconcile, reconcile_run
 from herd_operator.scheduling import next_action
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 from herd_operator.status_patch import merge_patch
@@ -68,6 +70,10 @@ class Reconcilers:
         self.kube, self.metrics, self.requeue = kube, metrics, requeue
         self._emit, self._settings, self._clock = emit, settings, clock
         self._locks: defaultdict[Key, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One run at a time takes a namespace's last slot (limits.maxActiveRunsPerNamespace);
+        # the runs waiting for one are woken when a run of their namespace ends.
+        self._namespace_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: defaultdict[str, set[str]] = defaultdict(set)
 
     async def loadtest(self, namespace: str, name: str) -> None:
         key = loadtest_key(namespace, name)
@@ -81,7 +87,8 @@ class Reconcilers:
             self.forget(key)
             return
         runs = await self.kube.list(RUNS, namespace, {LOADTEST_LABEL: name})
-        decision = next_action(body, runs, self._clock(), self._settings.caps)
+        settings = self._settings
+        decision = next_action(body, runs, self._clock(), settings.caps, settings.policy)
         events, status = list(decision.events), decision.status
         rejection = await carry_out_loadtest(self.kube, namespace, decision)
         if rejection is not None:
@@ -104,16 +111,54 @@ class Reconcilers:
             return
         now = self._clock()
         reconciled = reconcile_run(body, runners.job, runners.pods, now, self._settings)
-        reconciled = await carry_out_run(self.kube, body, reconciled, now, self._settings)
+        cap = self._settings.caps.max_active_runs_per_namespace
+        if cap is not None and Action.CREATE_RUNNERS in reconciled.actions:
+            async with self._namespace_locks[namespace]:
+                slots = await self._slots(body, namespace, cap)
+                reconciled = reconcile_run(
+                    body, runners.job, runners.pods, now, self._settings, slots
+                )
+                reconciled = await self._carry_out(body, reconciled, now)
+        else:
+            reconciled = await self._carry_out(body, reconciled, now)
         before = status_of(body)
         await self._write_status(RUNS, body, reconciled.status)
         self._emit_all(body, reconciled.events)
         self.metrics.observe_run(namespace, body, before, reconciled.status)
         self.requeue.after(key, reconciled.requeue_after)
+        self._wake_waiting(namespace, name, before, reconciled.status)
         loadtest = (body.get("spec") or {}).get("loadTestName")
         if loadtest and before.get("phase") != reconciled.status.get("phase"):
             # The LoadTest's status shows its runs' phases and its latest results.
             self.requeue.soon(loadtest_key(namespace, loadtest))
+
+    async def _carry_out(
+        self, body: dict[str, Any], reconciled: RunReconcile, now: datetime
+    ) -> RunReconcile:
+        return await carry_out_run(self.kube, body, reconciled, now, self._settings)
+
+    async def _slots(self, body: dict[str, Any], namespace: str, cap: int) -> Slots:
+        """Read fresh from the API (not kopf's index): a Job created a moment ago by the
+        run before this one must count."""
+        jobs = await self.kube.list(JOBS, namespace, RUNNER_JOB_LABELS)
+        runs = await self.kube.list(RUNS, namespace, {})
+        return namespace_slots(body, jobs, runs, cap)
+
+    def _wake_waiting(
+        self, namespace: str, name: str, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        waiting = self._waiting[namespace]
+        if is_waiting({"status": after}):
+            waiting.add(name)
+            return
+        waiting.discard(name)
+        if after.get("phase") in TERMINAL_PHASES and before.get("phase") != after.get("phase"):
+            self._wake(namespace)
+
+    def _wake(self, namespace: str) -> None:
+        """A slot may have freed up: the runs waiting in ``namespace`` look again now."""
+        for other in sorted(self._waiting[namespace]):
+            self.requeue.soon(run_key(namespace, other))
 
     def forget(self, key: Key) -> None:
         """The object is gone: drop what is kept about it."""
@@ -123,6 +168,8 @@ class Reconcilers:
             del self._locks[key]
         if key[0] == "LoadTestRun":
             self.metrics.forget_run(key[1], key[2])
+            self._waiting[key[1]].discard(key[2])
+            self._wake(key[1])  # a deleted run's runners go with it
 
     async def _write_status(
         self, resource: Resource, body: dict[str, Any], status: dict[str, Any]

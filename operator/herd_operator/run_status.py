@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,11 +21,16 @@ from herd_operator.caps import NO_CAPS
 from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
 from herd_operator.events import Event
-from herd_operator.job import active_deadline_seconds, release_time
+from herd_operator.job import active_deadline_seconds, job_release_time, release_time
 from herd_operator.merge import merge_results
+from herd_operator.namespace_slots import Slots, is_waiting
 from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
 from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners
+from herd_operator.policy import OPEN_POLICY
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
+
+WAITING_RECHECK_SECONDS = 10
+"""How often a run waiting for a slot looks again (a run that ends also wakes it)."""
 
 
 class Action(StrEnum):
@@ -55,6 +60,8 @@ class _Outcome:
     failure: tuple[Reason, str] | None = None
     results: RunResults | None = None
     actions: tuple[Action, ...] = ()
+    waiting: tuple[Reason, str] | None = None
+    """Why a run in progress has not started yet (it is waiting for a slot)."""
 
 
 def _runner_failure(run: RunObject, runner: RunnerState) -> tuple[Reason, str]:
@@ -212,26 +219,34 @@ def reconcile_run(
     pods: list[dict[str, Any]],
     now: datetime,
     settings: RunnerSettings = DEFAULT_SETTINGS,
+    slots: Slots | None = None,
 ) -> RunReconcile:
-    """The run's status and what to do next, from the run, its Job and its pods."""
+    """The run's status and what to do next, from the run, its Job and its pods, and
+    (``slots``) the runs of its namespace it would start beside."""
     previous = status_of(body)
     if previous.get("phase") in TERMINAL_PHASES:
         return _ttl_actions(body, job, now)
     stamp = rfc3339(now)
-    # The caps guard the start: a run already started when an operator with lower caps
-    # takes over is seen through, not cut off with its runners still going.
-    caps = settings.caps if job is None and not previous.get("jobName") else NO_CAPS
+    # The caps and the policy guard the start: a run already started when an operator with
+    # lower caps or a stricter policy takes over is seen through, not cut off with its
+    # runners still going.
+    starting = job is None and not previous.get("jobName")
+    caps, policy = (settings.caps, settings.policy) if starting else (NO_CAPS, OPEN_POLICY)
     try:
-        run = read_run(body, caps)
+        run = read_run(body, caps, policy)
     except SpecError as error:
         return _invalid(body, error.problems, stamp)
-    release = release_time(run, settings)
+    release = _release(run, job, previous, now, settings)
     runners = observe_runners(pods)
     job_name = previous.get("jobName")
     if job is None:
         if job_name:
             message = f"runner Job {job_name} was deleted before the run finished"
             outcome = _Outcome("Failed", message, (Reason.JOB_DELETED, message))
+        elif slots is not None and not slots.free:
+            message = slots.waiting_message(run.namespace)
+            waiting = (Reason.WAITING_FOR_CAPACITY, message)
+            outcome = _Outcome("Pending", message, waiting=waiting)
         else:
             outcome = _Outcome(
                 "Pending",
@@ -249,6 +264,26 @@ def reconcile_run(
         else:
             outcome = _in_progress(run, runners, now, release)
     return _status(run, previous, job_name, job_state, runners, outcome, now, release)
+
+
+def _release(
+    run: RunObject,
+    job: dict[str, Any] | None,
+    previous: dict[str, Any],
+    now: datetime,
+    settings: RunnerSettings,
+) -> datetime:
+    """When the runners start together: as their Job says once it exists; before, as
+    written (a restart keeps it), else the startup allowance after the run's creation,
+    or after now for a run that waited for a slot (its runners are created now)."""
+    fixed = (job_release_time(job) if job is not None else None) or parse_time(
+        previous.get("releaseTime")
+    )
+    if fixed is not None:
+        return fixed
+    if is_waiting({"status": previous}):
+        return now + timedelta(seconds=settings.startup_allowance_seconds)
+    return release_time(run, settings)
 
 
 def _status(
@@ -281,9 +316,10 @@ def _status(
             previous.get("conditions") or [],
             stamp,
             run.generation,
+            outcome.waiting,
         ),
         job_name=job_name,
-        release_time=rfc3339(release),
+        release_time=None if outcome.waiting else rfc3339(release),
         start_time=job.start_time or previous.get("startTime"),
         completion_time=(job.completion_time or stamp) if terminal else None,
         runners=_counts(run.spec.parallelism, runners),
@@ -291,12 +327,18 @@ def _status(
         summary=run_summary(run.name, results, verdict),
     )
     events: tuple[Event, ...] = ()
-    if outcome.phase != previous.get("phase"):
+    was_waiting = is_waiting({"status": previous})
+    if outcome.waiting is not None:
+        if not was_waiting:
+            events = (Event("Normal", outcome.waiting[0].value, outcome.message),)
+    elif outcome.phase != previous.get("phase") or was_waiting:
         failed = outcome.failure is not None
         reason = outcome.failure[0].value if outcome.failure else outcome.phase
         events = (Event("Warning" if failed else "Normal", reason, outcome.message),)
     requeue = None
-    if not terminal and now < release:
+    if outcome.waiting is not None:
+        requeue = WAITING_RECHECK_SECONDS
+    elif not terminal and now < release:
         requeue = math.ceil((release - now).total_seconds())
     return RunReconcile(
         status=status.model_dump(mode="json", by_alias=True, exclude_none=True),

@@ -30,6 +30,7 @@ from herd_operator.history import history_limits, runs_to_delete
 from herd_operator.naming import TRIGGER_ANNOTATION
 from herd_operator.new_run import RunRequest, build_run
 from herd_operator.objects import cluster_problems, metadata, parse_time, rfc3339, status_of
+from herd_operator.policy import OPEN_POLICY, OperatorPolicy
 
 WAITING_RECHECK_SECONDS = 10.0
 # Status fields that only this function writes and must carry from call to call.
@@ -113,16 +114,21 @@ def _record(status: dict[str, Any], request: RunRequest) -> None:
 
 
 def next_action(
-    body: dict[str, Any], runs: list[dict[str, Any]], now: datetime, caps: Caps = NO_CAPS
+    body: dict[str, Any],
+    runs: list[dict[str, Any]],
+    now: datetime,
+    caps: Caps = NO_CAPS,
+    policy: OperatorPolicy = OPEN_POLICY,
 ) -> LoadTestDecision:
     """The LoadTest's status, and which run to create and which to delete, at ``now``;
-    a spec over the operator-wide ``caps`` is ``Invalid`` and starts no run."""
+    a spec over the operator-wide ``caps``, or one the ``policy`` refuses, is ``Invalid``
+    and starts no run."""
     previous = status_of(body)
     generation = metadata(body).get("generation")
     keep = {key: previous[key] for key in _CARRIED_OVER if key in previous}
     try:
         loadtest = parse_loadtest(body)
-        problems = cluster_problems(loadtest.spec, "spec", caps)
+        problems = cluster_problems(loadtest.spec, "spec", caps, policy)
     except SpecError as error:
         problems = error.problems
     if problems:

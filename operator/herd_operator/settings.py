@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from herd import __version__
 from herd_operator.caps import NO_CAPS, Caps
+from herd_operator.policy import OPEN_POLICY, OperatorPolicy
 
 DEFAULT_RUNNER_IMAGE = f"ghcr.io/herd-dev/herd:{__version__}"
 
@@ -33,6 +34,9 @@ class RunnerSettings:
     runner can drain, account for every request and write its summary."""
     caps: Caps = NO_CAPS
     """Operator-wide caps; a LoadTest or run over one is ``Invalid`` and never runs."""
+    policy: OperatorPolicy = OPEN_POLICY
+    """What LoadTests may ask of runners (``OperatorPolicy.effective``, with this
+    operator's default image); a LoadTest or run it refuses is ``Invalid``."""
     pushgateway: str | None = None
     """Pushgateway runners push to when a spec sets no ``metrics.pushgateway``."""
 

@@ -7,15 +7,18 @@ not fit, so runners send this summary: request counts, errors by class, workers,
 the latency HdrHistogram and what thresholds need. Every variable part is bounded
 (``summary_bounds`` proves that the largest possible summary fits):
 
-- at most ``MAX_ERROR_CLASSES`` error classes and ``MAX_NEVER_SENT_REASONS`` reasons;
-  the rarest are folded into ``~other``;
+- at most ``MAX_ERROR_CLASSES`` error classes, ``MAX_NEVER_SENT_REASONS`` never-sent
+  and ``MAX_UNKNOWN_REASONS`` unknown reasons; the rarest are folded into ``~other``;
 - at most ``MAX_WORKERS`` workers by request count; the rest are folded into
   ``workersOther`` while ``workersDistinct`` keeps the exact count for this runner;
 - names and texts are cut to a fixed length and restricted to characters that JSON
   writes as themselves;
 - the histogram is sent at the finest precision of ``latency.LADDER`` that fits.
 
-Keys are one or two letters: the budget goes to the histogram, not to names.
+Keys are one or two letters: the budget goes to the histogram, not to names. Fields
+are only added, with defaults, so an older runner's summary still decodes; one added
+later is left out while it is empty (``unknown``), so an older operator still reads
+the summaries of runs that did not need it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ SUMMARY_VERSION = 1
 
 MAX_ERROR_CLASSES = 8
 MAX_NEVER_SENT_REASONS = 4
+MAX_UNKNOWN_REASONS = 2
 MAX_WORKERS = 16
 MAX_NAME_CHARS = 24
 MAX_WORKER_ID_CHARS = 32
@@ -72,6 +76,10 @@ class RunnerSummary(BaseModel):
     """planned, sent, ok, failed, never sent."""
     errors: dict[str, int] = Field(default_factory=dict, alias="e")
     never_sent: dict[str, int] = Field(default_factory=dict, alias="ns")
+    unknown: dict[str, int] = Field(default_factory=dict, alias="u")
+    """Requests of unknown fate by reason (``process_lost``): neither ok, failed nor
+    never sent, so planned = ok + failed + never sent + their sum. Not in ``requests``,
+    whose five counts older operators read."""
     workers: dict[str, int] = Field(default_factory=dict, alias="w")
     """Requests by worker id, the busiest ``MAX_WORKERS``."""
     workers_distinct: int = Field(default=0, alias="wd")
@@ -94,6 +102,10 @@ class RunnerSummary(BaseModel):
     @property
     def planned(self) -> int:
         return self.requests[0]
+
+    @property
+    def unknown_count(self) -> int:
+        return sum(self.unknown.values())
 
 
 def _name(text: str, limit: int) -> str:
@@ -155,6 +167,7 @@ def summarize(report: Report, release_at: float | None = None) -> RunnerSummary:
         ),
         errors=fold(report.errors, MAX_ERROR_CLASSES, MAX_NAME_CHARS),
         never_sent=fold(report.never_sent_reasons, MAX_NEVER_SENT_REASONS, MAX_NAME_CHARS),
+        unknown=fold(report.unknown_reasons, MAX_UNKNOWN_REASONS, MAX_NAME_CHARS),
         workers=listed,
         workers_distinct=_count(report.workers.distinct),
         workers_other=_count(sum(workers.values()) - sum(listed.values())),
@@ -170,9 +183,12 @@ def summarize(report: Report, release_at: float | None = None) -> RunnerSummary:
 def encode_summary(summary: RunnerSummary) -> str:
     """The summary as it is written to the termination message: the finest histogram
     precision that keeps it within ``TERMINATION_MESSAGE_LIMIT`` bytes."""
+    omitted: set[str] = set() if summary.unknown else {"unknown"}
     for precision in latency.LADDER:
         histogram = latency.rebin(summary.latency, precision) if summary.latency else ""
-        text = summary.model_copy(update={"latency": histogram}).model_dump_json(by_alias=True)
+        text = summary.model_copy(update={"latency": histogram}).model_dump_json(
+            by_alias=True, exclude=omitted
+        )
         if len(text.encode()) <= TERMINATION_MESSAGE_LIMIT:
             return text
     # Unreachable within the bounds above: summary_bounds.worst_case_size() proves it.

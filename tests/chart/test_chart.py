@@ -13,6 +13,7 @@ from herd.api.crd import crd_documents
 from herd_operator.caps import Caps, caps_from_environment
 from herd_operator.job import build_runner_job
 from herd_operator.objects import read_run
+from herd_operator.policy import DEFAULT_DENIED_TARGETS, DEFAULT_POLICY, policy_from_environment
 from tests.chart.monitoring import validate_monitoring_object
 from tests.chart.rendering import (
     CHART,
@@ -382,6 +383,7 @@ def test_runner_defaults_and_caps_reach_the_operator():
         "HERD_MAX_CONCURRENCY": "1000",
         "HERD_MAX_DURATION": "1h",
         "HERD_MAX_PARALLELISM": "10",
+        "HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE": "5",
     }
     # ... in the form herd operator reads them
     assert caps_from_environment(env) == Caps(
@@ -390,8 +392,29 @@ def test_runner_defaults_and_caps_reach_the_operator():
         max_concurrency=1000,
         max_duration=3600.0,
         max_parallelism=10,
+        max_active_runs_per_namespace=5,
     )
     assert env["HTTPS_PROXY"] == "http://proxy.example.com:3128"  # extraEnv
+
+
+def test_the_default_policy_reaches_the_operator_as_the_code_defines_it():
+    env = env_of(operator_container(render()))
+    assert policy_from_environment(env) == DEFAULT_POLICY
+    assert DEFAULT_POLICY.targets.deny == list(DEFAULT_DENIED_TARGETS)
+    assert env["HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE"] == "3"
+
+
+def test_policy_values_reach_the_operator_in_the_form_it_reads():
+    env = env_of(operator_container(render(VALUE_SETS["all-features"])))
+    policy = policy_from_environment(env)
+    assert policy.runner_images == ["registry.example.com/platform/herd-runner:*"]
+    fields = policy.runner_fields
+    assert fields.service_account_name and fields.tolerations and fields.env_from
+    assert policy.targets.allow == ["api.runpod.ai", "10.0.0.0/8"]
+    assert policy.targets.deny == list(DEFAULT_DENIED_TARGETS)  # defaults kept
+    # no cap on active runs: no variable, so herd operator sets none
+    unset = render({"limits": {"maxActiveRunsPerNamespace": None}})
+    assert "HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE" not in env_of(operator_container(unset))
 
 
 def test_notes_name_the_crd_upgrade_step():

@@ -20,6 +20,28 @@ BAD_VALUES = [
     ({"limits": {"maxParallelism": 1000}}, "/limits/maxParallelism", "maximum"),
     ({"limits": {"maxDuration": "1 hour"}}, "/limits/maxDuration", "does not match pattern"),
     ({"limits": {"maxRequest": 10}}, "/limits", "additional properties 'maxRequest'"),
+    (
+        {"limits": {"maxActiveRunsPerNamespace": 0}},
+        "/limits/maxActiveRunsPerNamespace",
+        "minimum",
+    ),
+    ({"policy": {"runnerField": {}}}, "/policy", "additional properties 'runnerField'"),
+    (
+        {"policy": {"runnerFields": {"tolerations": "yes"}}},
+        "/policy/runnerFields/tolerations",
+        "got string, want boolean",
+    ),
+    (
+        {"policy": {"runnerFields": {"hostNetwork": True}}},
+        "/policy/runnerFields",
+        "additional properties 'hostNetwork'",
+    ),
+    (
+        {"policy": {"targets": {"deny": ["http://169.254.169.254/"]}}},
+        "/policy/targets/deny/0",
+        "does not match pattern",
+    ),
+    ({"policy": {"runnerImages": ["a b"]}}, "/policy/runnerImages/0", "does not match pattern"),
     ({"watch": {"scope": "everywhere"}}, "/watch/scope", "must be one of"),
     ({"watch": {"namespaces": ["Not_A_Namespace"]}}, "/watch/namespaces/0", "pattern"),
     ({"image": {"digest": "latest"}}, "/image/digest", "does not match pattern"),

@@ -30,6 +30,7 @@ async def test_thirty_request_burst_arrives_within_100ms(fresh_target):
         "ok": 30,
         "failed": 0,
         "never_sent": 0,
+        "unknown": 0,
     }
     # Thirty overlapping requests: the target handed each to its own worker.
     assert report.workers.distinct == 30

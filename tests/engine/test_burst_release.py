@@ -134,5 +134,6 @@ async def test_connections_that_cannot_be_opened_are_left_to_their_requests():
         "ok": 0,
         "failed": 5,
         "never_sent": 0,
+        "unknown": 0,
     }
     assert report.errors == {"connect": 5}

@@ -4,6 +4,8 @@ with workers counted once across its processes and counters that add up exactly.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 
 import pytest
@@ -23,6 +25,7 @@ from tests.metrics.conftest import (  # noqa: F401 (echo: a fixture)
     mixed_spec,
 )
 from tests.metrics.servers import pushgateway, scrape
+from tests.multicore.conftest import INDEX_BODY, children
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -94,3 +97,30 @@ async def test_the_final_push_adds_up_and_counts_each_worker_once(echo, tmp_path
     assert pushed("herd_workers_observed")[0].value == report.workers.distinct == MIXED_WORKERS
     worker_requests = sum(s.value for s in pushed("herd_worker_requests"))
     assert worker_requests == sum(report.workers.requests.values())
+
+
+async def test_a_lost_processs_share_is_in_the_final_metrics_as_in_the_report(fresh_target):
+    spec = {
+        "target": {"url": f"{fresh_target.url}/sleep/2", "body": INDEX_BODY},
+        "load": {"pattern": "burst", "requests": 20},
+    }
+    before = set(children(os.getpid()))
+    run = two_processes(spec, "multicore-lost")
+    settings = MetricsSettings(port=0, host="127.0.0.1")
+    async with exporting(run, settings, CollectorRegistry()) as metrics:
+        execution = asyncio.ensure_future(run.execute())
+        for _ in range(300):  # bounded: 300 polls, 50 ms apart
+            if len(await asyncio.to_thread(fresh_target.record)) >= 20 or execution.done():
+                break
+            await asyncio.sleep(0.05)
+        # Both processes' requests are at the target, unanswered: kill process 1.
+        second = max(set(children(os.getpid())) - before)
+        os.kill(second, signal.SIGKILL)
+        report = await execution
+        metrics.finish(report)
+        final = await asyncio.to_thread(scrape, metrics.url)
+    unknown = {s.labels["reason"]: s.value for s in samples_of(final, "herd_requests_unknown")}
+    assert unknown == {"process_lost": 10}
+    assert report.requests.unknown == 10
+    assert sum(s.value for s in samples_of(final, "herd_requests")) == report.requests.sent == 10
+    assert not samples_of(final, "herd_requests_never_sent")

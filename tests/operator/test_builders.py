@@ -102,7 +102,7 @@ def expected_job(runners: int, deadline: int, container: dict, pod: dict, grace:
                             "args": command(runners),
                             "securityContext": HARDENED_CONTAINER,
                             "terminationMessagePath": "/dev/termination-log",
-                            "terminationMessagePolicy": "File",
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             "volumeMounts": [
                                 {"name": "loadtest", "mountPath": "/etc/herd", "readOnly": True},
                                 {"name": "tmp", "mountPath": "/tmp"},

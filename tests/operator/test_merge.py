@@ -71,11 +71,23 @@ def test_counts_errors_and_error_rate_include_never_sent():
         "ok": 17,
         "failed": 3,
         "never_sent": 3,
+        "unknown": 0,
     }
     assert merged.errors == {"http_503": 3} and merged.never_sent_reasons == {"SIGTERM": 3}
     assert merged.error_rate == pytest.approx(6 / 23, abs=1e-6)
     assert merged.verdict == "failed"  # 26% > 20%: never-sent requests count as failures
     assert merged.thresholds[0].value == pytest.approx(6 / 23)
+
+
+def test_unknown_requests_add_up_and_count_against_the_error_rate():
+    reports = [report(0, 2, unknown=4), report(1, 2, failed=1, unknown=1)]
+    merged = merge_results(spec(["error_rate < 20%"]), summaries(reports))
+    requests = merged.requests
+    assert (requests.planned, requests.sent, requests.unknown) == (25, 20, 5)
+    assert requests.planned == requests.ok + requests.failed + requests.never_sent + 5
+    assert merged.unknown_reasons == {"process_lost": 5}
+    assert merged.error_rate == pytest.approx(6 / 25, abs=1e-6)
+    assert merged.verdict == "failed"  # 24% > 20%: an unknown request is not a success
 
 
 def test_workers_are_the_union_across_runners():

@@ -218,6 +218,19 @@ def test_succeeded_verdicts():
     assert threshold["message"] == "failed: p95 < 2s (was 3)"
 
 
+def test_a_runners_unknown_requests_reach_the_status_and_its_error_rate():
+    run = run_body()
+    job = job_for(run, [job_condition("Complete")])
+    result = reconcile(run, job, [finished(0), finished(1, unknown=10), finished(2)])
+    results = result.status["results"]
+    requests = results["requests"]
+    assert requests["unknown"] == 10 and results["unknownReasons"] == {"process_lost": 10}
+    assert requests["planned"] == 40 == requests["ok"] + requests["neverSent"] + 10
+    assert requests["sent"] == 30
+    assert results["errorRate"] == 0.25
+    assert "10 requests of unknown fate" in result.status["message"]
+
+
 def test_a_runner_without_summary_means_missing_results():
     run = run_body()
     job = job_for(run, [job_condition("Complete")])

@@ -41,6 +41,20 @@ def test_round_trip_keeps_what_the_operator_needs():
     assert summary.latency == source.histograms["latency"]  # full precision when it fits
 
 
+def test_unknown_requests_travel_beside_the_five_counts():
+    summary = decode_summary(termination_message(report(unknown=7)))
+    assert summary.requests == (17, 10, 10, 0, 0)  # planned still counts them
+    assert summary.unknown == {"process_lost": 7} and summary.unknown_count == 7
+
+
+def test_a_summary_without_unknown_reads_as_before_in_both_directions():
+    text = termination_message(report())
+    # An operator from before the field reads this runner's summary: no new key.
+    assert '"u"' not in text
+    # And this operator reads a summary written before the field existed.
+    assert decode_summary(text).unknown_count == 0
+
+
 def test_a_late_runner_starts_when_its_staging_ends():
     late = report(started_at=CREATED)
     summary = summarize(late, release_at=CREATED.timestamp() - 30)

@@ -10,7 +10,8 @@ the real ones do:
   volume becomes a folder, ``emptyDir`` a folder, the termination-message path a file;
   ``$(VAR)`` is expanded from the container's env and ``herd`` is this interpreter's
   ``herd``. What the process writes to its termination-message file (at most 4096 bytes,
-  like the kubelet keeps) goes into the pod's status with its exit code.
+  like the kubelet keeps) goes into the pod's status with its exit code; with
+  ``FallbackToLogsOnError``, a failed process that wrote none leaves its log's tail there.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tests.operator_e2e.api import Api, ApiError
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 TERMINATION_MESSAGE_LIMIT = 4096
+LOG_FALLBACK_BYTES, LOG_FALLBACK_LINES = 2048, 80
+"""What ``FallbackToLogsOnError`` takes of the log: the kubelet's limits."""
 RUNNER_TIMEOUT = 60.0
 """No runner process in these tests may take longer (it is killed, and the pod fails)."""
 STEP_SECONDS = 0.1
@@ -232,12 +235,15 @@ class Kubelet:
                 await process.wait()
                 raise
         self.exit_codes[meta["name"]] = code
+        message = message_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT]
+        if not message and code != 0:
+            if container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+                lines = (folder / "output.log").read_bytes().splitlines(keepends=True)
+                message = b"".join(lines[-LOG_FALLBACK_LINES:])[-LOG_FALLBACK_BYTES:]
         terminated = {
             "exitCode": code,
             "reason": "Completed" if code == 0 else "Error",
-            "message": message_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(
-                errors="replace"
-            ),
+            "message": message.decode(errors="replace"),
             "startedAt": started,
             "finishedAt": _now(),
         }

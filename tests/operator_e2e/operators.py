@@ -122,16 +122,21 @@ async def http_text(url: str) -> str:
 
 
 def start_operator_process(
-    kubeconfig: Path, startup_allowance: int, log: Path, env: dict[str, str] | None = None
+    kubeconfig: Path,
+    startup_allowance: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
 ) -> OperatorProcess:
     """``herd operator --all-namespaces`` against the cluster ``kubeconfig`` names, with
-    ``env`` added to its environment (the chart's ``HERD_*`` settings, say)."""
+    ``env`` added to its environment (the chart's ``HERD_*`` settings, say) and
+    ``options`` added to its command line."""
     liveness, metrics = free_port(), free_port()
     command = [
         sys.executable, "-m", "herd.cli", "operator", "--all-namespaces",
         "--liveness", f"http://127.0.0.1:{liveness}/healthz",
         "--metrics-host", "127.0.0.1", "--metrics-port", str(metrics),
-        "--startup-allowance", str(startup_allowance), "--resync", "5", "-v",
+        "--startup-allowance", str(startup_allowance), "--resync", "5", "-v", *options,
     ]  # fmt: skip
     environment = {"PATH": os.environ.get("PATH", ""), "KUBECONFIG": str(kubeconfig), **(env or {})}
     with log.open("ab") as output:

@@ -93,6 +93,8 @@ def test_metrics_count_runs_by_phase_and_keep_the_latest_results() -> None:
     metrics.observe_run("perf", _run("b"), older, older)
     assert value("herd_operator_last_run_passed", labels) == 1
     assert value("herd_operator_last_run_requests", {**labels, "outcome": "ok"}) == 30
+    # A status from before requests.unknown existed reads as none unknown.
+    assert value("herd_operator_last_run_requests", {**labels, "outcome": "unknown"}) == 0
     assert value("herd_operator_last_run_latency_p95_seconds", labels) == 0.5
     # A finished run seen again is not counted twice.
     metrics.observe_run("perf", _run("a"), newer, newer)

@@ -48,7 +48,7 @@ async def test_full_run_results_verdict_history_and_cleanup(
     results = first["results"]
     assert results["runnersReported"] == 3
     assert results["requests"] == {
-        "planned": 30, "sent": 30, "ok": 30, "failed": 0, "neverSent": 0
+        "planned": 30, "sent": 30, "ok": 30, "failed": 0, "neverSent": 0, "unknown": 0
     }  # fmt: skip
     # The merged numbers agree with what the endpoint itself saw.
     arrivals = fresh_target.record()

@@ -13,6 +13,17 @@ Routes:
   ANY  /sleep/{seconds}     answer 200 after that long
   ANY  /queue               answer like a queue endpoint: JSON with delayTime,
                             executionTime (ms) and workerId
+  ANY  /abort               close the connection without answering (FIN)
+  ANY  /reset               reset the connection without answering (RST)
+  ANY  /bytes/{n}           answer a body of n bytes, streamed (Content-Length set)
+  ANY  /stream              answer an endless chunked body
+  ANY  /gzip/{n}            answer n zero bytes gzip-compressed (Content-Encoding: gzip)
+  ANY  /leaky[/{seconds}]   after that long (default 0), answer with a long,
+                            secret-looking worker id in the header and a JSON body
+                            whose ``worker`` is an object holding a secret and whose
+                            ``label`` is the secret itself, all distinct per worker
+  ANY  /redirect            answer 302 to /landed (a client that follows it sends a
+                            second request nobody planned)
   ANY  /{anything else}     answer 200 after the service time
 Every answered request carries ``X-Runpod-Worker-Id``: the lowest-numbered
 "worker" slot free when it arrived (w0, w1, …), so N overlapping requests see N
@@ -23,12 +34,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import socket
+import struct
 import time
+import zlib
 
 from aiohttp import web
 
 WORKER_HEADER = "X-Runpod-Worker-Id"
 _BODY_KEEP = 8192
+_CHUNK = b"x" * (64 * 1024)
+# What /leaky puts in worker ids: tests look for it in reports and summaries.
+LEAKY_SECRET = "s3cr3t-" + "Zq9" * 30
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes, gzip-compressed, compressed a block at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = []
+    while size > 0:
+        parts.append(compressor.compress(block[: min(size, len(block))]))
+        size -= len(block)
+    parts.append(compressor.flush())
+    return b"".join(parts)
 
 
 class Target:
@@ -62,6 +93,9 @@ class Target:
         try:
             status, delay, payload = 200, self.service_time, None
             parts = request.path.strip("/").split("/")
+            if parts[0] in _SPECIAL:
+                entry["status"] = {"abort": None, "reset": None, "redirect": 302}.get(parts[0], 200)
+                return await _SPECIAL[parts[0]](request, parts, worker)
             if parts[0] == "status" and len(parts) > 1:
                 status = int(parts[1])
             elif parts[0] == "sleep" and len(parts) > 1:
@@ -102,6 +136,85 @@ class Target:
     async def reset(self, _request: web.Request) -> web.Response:
         self.arrivals.clear()
         return web.json_response({"ok": True})
+
+
+async def _abort(request: web.Request, _parts: list[str], _worker: str) -> web.StreamResponse:
+    """Hang up on the request, having read it: a server that crashed mid-request."""
+    request.transport.close()
+    raise ConnectionResetError("hung up on purpose")
+
+
+async def _reset(request: web.Request, _parts: list[str], _worker: str) -> web.StreamResponse:
+    sock = request.transport.get_extra_info("socket")
+    # Linger 0: close() sends RST instead of FIN.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    request.transport.abort()
+    raise ConnectionResetError("reset on purpose")
+
+
+async def _bytes(request: web.Request, parts: list[str], worker: str) -> web.StreamResponse:
+    size = int(parts[1])
+    response = web.StreamResponse(headers={WORKER_HEADER: worker, "Content-Length": str(size)})
+    await response.prepare(request)
+    while size > 0:
+        chunk = _CHUNK if size >= len(_CHUNK) else _CHUNK[:size]
+        await response.write(chunk)
+        size -= len(chunk)
+    await response.write_eof()
+    return response
+
+
+async def _stream(request: web.Request, _parts: list[str], worker: str) -> web.StreamResponse:
+    response = web.StreamResponse(headers={WORKER_HEADER: worker})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        while True:  # until the client goes away
+            await response.write(_CHUNK)
+    return response
+
+
+async def _gzip(request: web.Request, parts: list[str], worker: str) -> web.StreamResponse:
+    body = _cached_gzip(int(parts[1]))
+    response = web.StreamResponse(
+        headers={
+            WORKER_HEADER: worker,
+            "Content-Encoding": "gzip",
+            "Content-Length": str(len(body)),
+        }
+    )
+    await response.prepare(request)
+    await response.write(body)
+    await response.write_eof()
+    return response
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_gzip(size: int) -> bytes:
+    return _gzip_of_zeros(size)
+
+
+async def _leaky(request: web.Request, parts: list[str], worker: str) -> web.StreamResponse:
+    await asyncio.sleep(float(parts[1]) if len(parts) > 1 else 0.0)
+    secret = f"{LEAKY_SECRET}-{worker}"
+    payload = {"worker": {"id": worker, "password": secret}, "label": secret}
+    return web.json_response(payload, headers={WORKER_HEADER: secret})
+
+
+async def _redirect(_request: web.Request, _parts: list[str], worker: str) -> web.StreamResponse:
+    """Send the client elsewhere: herd must count the 302, not follow it."""
+    return web.Response(status=302, headers={"Location": "/landed", WORKER_HEADER: worker})
+
+
+_SPECIAL = {
+    "abort": _abort,
+    "redirect": _redirect,
+    "reset": _reset,
+    "bytes": _bytes,
+    "stream": _stream,
+    "gzip": _gzip,
+    "leaky": _leaky,
+}
 
 
 def build_app(service_time: float) -> web.Application:

@@ -57,7 +57,7 @@ def http_url_problem(url: str) -> str | None:
     if parsed.raw_user is not None or parsed.raw_password is not None:
         return (
             "must not carry credentials (user:password@): URLs are printed and reported; "
-            "send them in a header instead, e.g. Authorization: Basic ${CREDENTIALS}"
+            "send them in a header instead (an Authorization header set from ${VAR})"
         )
     if parsed.explicit_port == 0:
         return "port must be from 1 to 65535"

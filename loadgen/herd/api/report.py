@@ -20,11 +20,34 @@ class _Section(BaseModel):
 
 
 class Requests(_Section):
+    """Every planned request in exactly one bucket: planned = ok + failed + never_sent +
+    unknown, and sent = ok + failed. The endpoint can have received no more than
+    ``sent + unknown`` of them."""
+
     planned: int
+    """Requests the run set out to send. When only time bounds the load (a closed loop
+    with a duration), the requests it launched; a lost process adds its last known count."""
     sent: int
+    """Requests herd saw leave the client and end, as ok or failed. A lost process's
+    requests are not in it, whatever it had sent: they are ``unknown``."""
     ok: int
     failed: int
     never_sent: int
+    """Planned requests that provably never left the client (reasons in
+    ``never_sent_reasons``)."""
+    unknown: int = 0
+    """Planned requests whose fate herd cannot know: a process that sent them died with
+    its records (reasons in ``unknown_reasons``, e.g. ``process_lost``). Each may or may
+    not have reached the endpoint; none counts as a success."""
+
+
+class Responses(_Section):
+    body_bytes: int
+    """Response body bytes received, after Content-Encoding is undone. Every body is
+    read to its last byte, so this is all the endpoint sent."""
+    bodies_cut: int
+    """Bodies longer than ``spec.target.keepResponseBytes``: read and counted, never
+    held, so no worker id, ``delayTime`` or ``executionTime`` was read from them."""
 
 
 class Percentiles(_Section):
@@ -103,8 +126,12 @@ class Client(_Section):
     """How the load generator itself fared: the evidence behind ``client_limited``."""
 
     scheduling_lag_seconds: Percentiles | None
+    """Intended start to sending, less any pool wait: how late the client itself was."""
     pool_wait_seconds: Percentiles | None
+    """Waits for a free pooled connection of the requests that waited and were sent (pattern
+    rate: at ``load.maxInFlight``, from the due time); part of their latency."""
     pool_waits: int
+    """Requests sent after waiting for a pooled connection."""
     event_loop_lag_seconds: Percentiles | None
     cpu_utilization: float
     """Process CPU time over wall time (1.0 = one core busy throughout); for a runner of
@@ -158,8 +185,15 @@ class Report(_Section):
     """Completed requests (ok + failed) per second of load."""
     requests: Requests
     errors: dict[str, int]
-    """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``pool_timeout``, …"""
+    """Failed requests by class: ``http_<code>``, ``timeout``, ``connect``, ``aborted``, …"""
     never_sent_reasons: dict[str, int]
+    """Planned requests never sent, by reason: ``load_ended`` (the load's time was up while
+    they waited for their turn: a connection at ``maxInFlight``, or a closed loop),
+    ``pool_timeout`` (no free connection within ``poolTimeout``), ``behind_schedule`` (rate:
+    the client itself was too busy to send them before the load's end), ``SIGTERM``,
+    ``max_duration``, ``template_error``, ``s3_<Code>``, …"""
+    unknown_reasons: dict[str, int] = Field(default_factory=dict)
+    """Requests of unknown fate (``requests.unknown``) by reason: ``process_lost``."""
     status_codes: dict[str, int]
     latency_seconds: Percentiles | None
     service_time_seconds: Percentiles | None
@@ -169,6 +203,8 @@ class Report(_Section):
     """Endpoint-reported queue time (``delayTime``), when responses carry it."""
     execution_seconds: Percentiles | None
     """Endpoint-reported execution time (``executionTime``), when responses carry it."""
+    responses: Responses | None = None
+    """What the response bodies weighed (None in reports of herd versions before it)."""
     concurrency: Concurrency
     workers: Workers
     uploads: Uploads | None
@@ -179,7 +215,8 @@ class Report(_Section):
     client_limited: bool
     diagnostics: list[str]
     stopped: str | None
-    """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``; None if it ran out."""
+    """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``, or ``max_requests``
+    (a time-bound closed loop reached the operator's request cap); None if it ran out."""
     timeline: Timeline
     histograms: dict[str, str] = Field(default_factory=dict)
     """Base64 HdrHistograms (microseconds) for exact merging across runners."""

@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from herd.api.credentials import credential_word
 from herd.api.cron import ScheduleSpec
 from herd.api.durations import Duration
 from herd.api.errors import FieldError
@@ -45,10 +46,17 @@ MAX_RATE = 100_000.0
 MAX_PARALLELISM = 100
 # Uploaded objects are held in memory, synthetic ones and files from a directory alike.
 MAX_OBJECT_BYTES = 256 * 1024**2
+DEFAULT_KEEP_RESPONSE_BYTES = 1 << 20
+MAX_KEEP_RESPONSE_BYTES = 64 << 20
 
 
 class WorkerIdSpec(ApiModel):
-    """Where a response says which endpoint worker served it."""
+    """Where a response says which endpoint worker served it. A worker id is shown in
+    reports and status, so it must not be a credential: headers and JSON fields whose
+    names plainly carry one (``Set-Cookie``, ``Authorization``, ``$.db.password``, …)
+    are refused, and a value that is not a short plain token (``[A-Za-z0-9]`` then up
+    to 63 of ``[A-Za-z0-9._:@/-]``), or is a JSON object or list, is replaced by
+    ``h-`` and 16 hex digits of its hash: still one id per worker, nothing readable."""
 
     header: str | None = DEFAULT_WORKER_ID_HEADER
     """Response header carrying the worker id (load-balancing endpoints)."""
@@ -56,16 +64,34 @@ class WorkerIdSpec(ApiModel):
     """JSONPath into a JSON response body, e.g. ``$.workerId`` (queue endpoints).
     Used when the header is absent."""
 
-    @model_validator(mode="after")
-    def _check_json_path(self) -> WorkerIdSpec:
-        if self.json_path is not None:
-            from jsonpath_ng import parse as parse_json_path
+    @field_validator("header")
+    @classmethod
+    def _not_a_credential_header(cls, header: str | None) -> str | None:
+        if header is not None and (word := credential_word(header)):
+            why = "carries credentials" if word == header else f"names a credential ({word!r})"
+            raise ValueError(
+                f"{header!r} {why}: a worker id is shown in reports and status, so it "
+                "must not be read from such a header"
+            )
+        return header
 
-            try:
-                parse_json_path(self.json_path)
-            except Exception as error:  # jsonpath-ng raises several unrelated types
-                raise ValueError(f"jsonPath {self.json_path!r} does not parse: {error}") from None
-        return self
+    @field_validator("json_path")
+    @classmethod
+    def _a_json_path_to_no_credential(cls, json_path: str | None) -> str | None:
+        if json_path is None:
+            return None
+        from jsonpath_ng import parse as parse_json_path
+
+        try:
+            parse_json_path(json_path)
+        except Exception as error:  # jsonpath-ng raises several unrelated types
+            raise ValueError(f"jsonPath {json_path!r} does not parse: {error}") from None
+        if word := credential_word(json_path):
+            raise ValueError(
+                f"{json_path!r} names a credential ({word!r}): a worker id is shown in "
+                "reports and status, so it must not be read from such a field"
+            )
+        return json_path
 
 
 class TargetSpec(ApiModel):
@@ -90,10 +116,20 @@ class TargetSpec(ApiModel):
     connect_timeout: Duration = Field(default=10.0, gt=0)
     """Timeout for opening a TCP/TLS connection."""
     pool_timeout: Duration = Field(default=30.0, gt=0)
-    """How long a request may wait for a free connection in the client's pool. herd sizes
-    the pool to the load, so a wait at all means the client, not the target, set the pace."""
+    """Pattern rate: how long an arrival may wait, from its due time, for a free connection
+    while ``load.maxInFlight`` requests are in flight. One that gets none in time is never
+    sent (``pool_timeout``); the wait of one that does is its pool wait, part of its latency.
+    Other patterns size the pool to their load and never wait."""
     worker_id: WorkerIdSpec = Field(default_factory=WorkerIdSpec)
     """How to tell which endpoint worker served a request."""
+    keep_response_bytes: StrictInt = Field(
+        default=DEFAULT_KEEP_RESPONSE_BYTES, ge=0, le=MAX_KEEP_RESPONSE_BYTES, strict=True
+    )
+    """Response bodies up to this many bytes (after Content-Encoding is undone) are held
+    to read ``workerId.jsonPath``, ``delayTime`` and ``executionTime`` from them. Longer
+    bodies are still read to the last byte (the timing stays the endpoint's) and counted
+    in the report, but never held, so an endpoint sending a huge or endless body cannot
+    exhaust the runner's memory: at most this much per request in flight."""
 
     @field_validator("body")
     @classmethod
@@ -194,21 +230,28 @@ class LoadSpec(ApiModel):
     stages: list[Stage] = Field(default_factory=list)
     """Ramp for pattern rate, instead of rate and duration; starts from 0 req/s."""
     duration: Duration | None = Field(default=None, gt=0)
-    """How long to generate load (concurrency, rate)."""
+    """How long to generate load (concurrency, rate). When it ends nothing more is sent:
+    arrivals still waiting for a connection and requests not yet started are never sent
+    (``load_ended``), and requests in flight get ``drainTimeout``."""
     max_duration: Duration = Field(default=900.0, gt=0)
-    """Hard stop for every pattern, staging included: when it passes, nothing more is
-    sent and requests still in flight are aborted and counted."""
+    """Hard stop for every pattern, staging and draining included: when it passes,
+    nothing more is sent and requests still in flight are aborted and counted."""
     max_in_flight: StrictInt | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
-    """Cap on requests in flight for pattern rate (and the HTTP pool size); when the
-    cap is reached arrivals wait and their latency includes the wait."""
+    """Pattern rate: cap on requests in flight, and the size of the HTTP connection pool.
+    An arrival due while it is reached waits for a connection, at most
+    ``target.poolTimeout`` and never past the load's end; its latency counts from its due
+    time. Default: 30 s of arrivals, 64 to 10,000."""
     preconnect: StrictBool | None = None
     """Pattern burst (default true): open the burst's connections before its barrier and
     hold its requests in the kernel until every one is written, so they leave together
     instead of at one core's pace. false: each request opens its own connection after
     the barrier, and its latency includes the handshake."""
     drain_timeout: Duration = Field(default=30.0, ge=0)
-    """After the load ends or the run is interrupted, how long in-flight requests may
-    finish before they are aborted (and counted)."""
+    """How long requests in flight may finish after a time-bound load (``duration`` or
+    ``stages``) ends or the run is stopped, before they are aborted (and counted): such a
+    run ends within ``duration + drainTimeout`` after staging. A load bounded by a count
+    alone (burst; concurrency with only ``requests``) lets each request run to
+    ``target.timeout``; ``maxDuration`` bounds every run."""
 
     @model_validator(mode="after")
     def _fields_fit_pattern(self) -> LoadSpec:

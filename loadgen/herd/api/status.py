@@ -47,6 +47,9 @@ class Reason(StrEnum):
 
     IN_PROGRESS = "InProgress"
     """Runners are being created, staging uploads or sending load."""
+    WAITING_FOR_CAPACITY = "WaitingForCapacity"
+    """The namespace has as many runs with runners up as the operator allows
+    (``limits.maxActiveRunsPerNamespace``); this one starts when one of them ends."""
     COMPLETED = "Completed"
     """Every runner finished and reported its results."""
     INVALID_SPEC = "InvalidSpec"
@@ -95,18 +98,21 @@ class Condition(ApiModel):
 
 
 class RequestCounts(ApiModel):
-    """Every planned request is accounted for: planned = ok + failed + neverSent."""
+    """Every planned request is accounted for: planned = ok + failed + neverSent + unknown."""
 
     planned: int
     """Requests the run set out to send."""
     sent: int
-    """Requests that left the client."""
+    """Requests that left the client and ended (ok + failed)."""
     ok: int
     """Requests answered with a 2xx or 3xx status."""
     failed: int
     """Requests sent that ended in an error status, a timeout or a connection error."""
     never_sent: int
     """Planned requests never sent (stopped, maxDuration, a failed upload, ...)."""
+    unknown: int = 0
+    """Planned requests whose fate is unknown: a runner's process died with its records
+    (``process_lost``). They may or may not have reached the endpoint; none is a success."""
 
 
 class LatencySeconds(ApiModel):
@@ -170,10 +176,12 @@ class RunResults(ApiModel):
     """Failed requests by class (``http_503``, ``timeout``, …; rare ones under ``~other``)."""
     never_sent_reasons: dict[str, int] = Field(default_factory=dict)
     """Never-sent requests by reason (``SIGTERM``, ``max_duration``, ``s3_<Code>``, ...)."""
+    unknown_reasons: dict[str, int] = Field(default_factory=dict)
+    """Requests of unknown fate by reason (``process_lost``)."""
     latency: LatencySeconds | None = None
     """Latency percentiles; unset when no request completed."""
     error_rate: float | None = None
-    """(failed + neverSent) / planned."""
+    """(failed + neverSent + unknown) / planned."""
     throughput_rps: float
     """Completed requests per second over the runners' common load window."""
     duration_seconds: float
@@ -205,7 +213,7 @@ class RunSummary(ApiModel):
     p95: str | None = None
     """95th percentile latency, e.g. ``1.42s``."""
     error_rate: str | None = None
-    """(failed + neverSent) / planned, e.g. ``0.5%``."""
+    """(failed + neverSent + unknown) / planned, e.g. ``0.5%``."""
     workers: int | None = None
     """Distinct endpoint workers that answered."""
     verdict: Verdict | None = None

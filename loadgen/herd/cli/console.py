@@ -65,6 +65,7 @@ def summary(report: Report) -> Group:
         f"ok {requests.ok}",
         f"failed {requests.failed}",
         f"never sent {requests.never_sent}",
+        *([f"unknown {requests.unknown}"] if requests.unknown else []),
     )
     latency = Table(title="latency (from intended start)", title_justify="left")
     for column in ("p50", "p90", "p95", "p99", "max", "mean"):
@@ -86,6 +87,15 @@ def summary(report: Report) -> Group:
         parts.append(
             Text(
                 "never sent: " + ", ".join(f"{k} {v}" for k, v in report.never_sent_reasons.items())
+            )
+        )
+    if requests.unknown:
+        reasons = ", ".join(f"{k} {v}" for k, v in report.unknown_reasons.items())
+        parts.append(
+            Text(
+                f"unknown: {reasons} (sent or not, their outcome was lost: the endpoint "
+                f"may have received up to {requests.unknown} more requests than sent)",
+                style="yellow",
             )
         )
     if report.latency_seconds is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,13 +21,16 @@ from herd.api.loading import MAX_FILE_BYTES, SpecError, load_loadtest, loads_loa
 from herd.api.report import Report
 from herd.api.spec import LoadTest
 from herd.cli.console import problem_line
+from herd.engine.env_expansion import Redactor
 from herd.engine.errors import RunError
+from herd.engine.log_setup import configure_logging, level_for
 from herd.engine.multicore.choice import Processes, choose_processes, parse_processes
 from herd.engine.multicore.cpus import cpu_budget
 from herd.engine.multicore.parent import MultiProcessRun
 from herd.engine.request_log import RequestLogFile
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
+from herd.engine.scrub import scrub_credentials
 from herd.metrics import MetricsSettings, PushSettings, exporting
 
 # How a multi-process runner starts each of its processes: a fresh interpreter.
@@ -134,7 +136,13 @@ def cli() -> None:
     "the load keeps busy). 1 runs everything in this process.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
+    "their debug output carries credentials).",
+)
 def run(
     loadtest_file: Path,
     report_path: Path | None,
@@ -164,7 +172,7 @@ def run(
         loadtest = _read_loadtest(loadtest_file)
     except SpecError as error:
         for problem in error.problems:
-            err.print(problem_line(error.headline, problem))
+            err.print(problem_line(error.headline, scrub_credentials(problem)))
         sys.exit(ExitCode.INVALID)
     if runner_index >= runners:
         err.print(problem_line("invalid option", "--runner-index must be smaller than --runners"))
@@ -229,10 +237,10 @@ def run(
             with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
                 report = runner.run(_execute(load_run, console if show_live else None, metrics))
         except RunError as error:
-            err.print(problem_line("herd run failed", load_run.redactor(str(error))))
+            err.print(problem_line("herd run failed", load_run.redactor.scrub(str(error))))
             sys.exit(error.exit_code)
-    redact = load_run.redactor
-    unwritten = _write_outputs(report, redact, report_path, summary_path, html_path, release_at)
+    redactor = load_run.redactor
+    unwritten = _write_outputs(report, redactor, report_path, summary_path, html_path, release_at)
     log_error = log_file.error if log_file is not None else None
     if isinstance(load_run, MultiProcessRun):  # its processes' logs are joined at the end
         log_error = load_run.request_log_error
@@ -244,7 +252,7 @@ def run(
         with contextlib.suppress(OSError):  # stdout closed early (| head): the files stand
             console.print(summary(report), highlight=False)
     for option, reason in unwritten:
-        err.print(problem_line(f"could not write {option}", redact(reason)))
+        err.print(problem_line(f"could not write {option}", redactor.scrub(reason)))
     if unwritten:
         sys.exit(ExitCode.NOT_RUN)
     if report.stopped in ("SIGINT", "SIGTERM"):
@@ -282,7 +290,7 @@ def _unwritable(path: Path | None) -> str | None:
 
 def _write_outputs(
     report: Report,
-    redact: Callable[[str], str],
+    redactor: Redactor,
     report_path: Path | None,
     summary_path: Path | None,
     html_path: Path | None,
@@ -291,9 +299,14 @@ def _write_outputs(
     """Write every file asked for; one that fails does not stop the others. Returns
     the options whose files could not be written, with the reason."""
     documents: list[tuple[str, Path | None, Callable[[], str]]] = [
-        ("--report", report_path, lambda: _json(report)),
-        ("--summary", summary_path, lambda: _termination_message(report, release_at)),
-        ("--html", html_path, lambda: _html(report)),
+        ("--report", report_path, lambda: redactor.scrub(_json(report))),
+        (
+            "--summary",
+            summary_path,
+            lambda: redactor.scrub(_termination_message(report, release_at)),
+        ),
+        # Only the secrets herd expanded: scrubbing could garble the page's own scripts.
+        ("--html", html_path, lambda: redactor(_html(report))),
     ]
     unwritten = []
     for option, path, render in documents:
@@ -301,7 +314,7 @@ def _write_outputs(
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redact(render()))
+            path.write_text(render())
         except OSError as error:
             unwritten.append((option, _reason(error, path)))
     return unwritten
@@ -344,11 +357,11 @@ async def _execute(
 
 
 def _configure_logging(verbose: int, load_run: LoadRun | MultiProcessRun) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler()
-    handler.addFilter(load_run.redactor.logging_filter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    configure_logging(
+        level_for(verbose),
+        load_run.redactor.scrub,
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command("_process", hidden=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 
 import click
@@ -63,7 +62,13 @@ from herd_operator.settings import DEFAULT_RUNNER_IMAGE, RunnerSettings
     show_default=True,
     help="Longest time between two reconciles of an object, in seconds.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
+    "their debug output carries credentials).",
+)
 def operator(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
@@ -79,23 +84,37 @@ def operator(
     """Run the operator: LoadTests become runner Jobs, results and verdicts land in status.
 
     Uses the in-cluster service account, else the KUBECONFIG context. Operator-wide caps
-    come from HERD_MAX_REQUESTS, HERD_MAX_RATE, HERD_MAX_CONCURRENCY, HERD_MAX_DURATION and
-    HERD_MAX_PARALLELISM (unset: no cap); a LoadTest over one ends Invalid, naming the field.
+    come from HERD_MAX_REQUESTS, HERD_MAX_RATE, HERD_MAX_CONCURRENCY, HERD_MAX_DURATION,
+    HERD_MAX_PARALLELISM and HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE (unset: no cap); the policy
+    (runner images, runner fields, target hosts) from HERD_POLICY, a JSON document (unset:
+    the chart's defaults). A LoadTest over a cap or against the policy ends Invalid, naming
+    the field.
     """
     if bool(namespaces) == all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
     from prometheus_client import CollectorRegistry
 
+    from herd.engine.log_setup import configure_logging, level_for
+    from herd.engine.scrub import scrub_credentials
+    from herd_operator import policy as operator_policy
     from herd_operator.caps import caps_from_environment, describe
+    from herd_operator.kube import api_client
     from herd_operator.runtime import OperatorOptions, run_operator
 
     try:
         caps = caps_from_environment(os.environ)
+        policy = operator_policy.policy_from_environment(os.environ)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    client = api_client()
+    api_server = operator_policy.api_server_rules(client.configuration.host, os.environ)
+    policy = policy.effective(runner_image, api_server)
 
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The operator expands no secrets; what kopf and the clients log is scrubbed of
+    # anything shaped like a credential.
+    configure_logging(
+        level_for(verbose), scrub_credentials, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     options = OperatorOptions(
         namespaces=namespaces,
         liveness_endpoint=liveness or None,
@@ -106,9 +125,11 @@ def operator(
             default_image=runner_image,
             startup_allowance_seconds=startup_allowance,
             caps=caps,
+            policy=policy,
             pushgateway=runner_pushgateway or None,
         ),
     )
     # Said at every start, whatever the log level: what this operator will refuse to run.
     click.echo(f"herd operator: enforcing {describe(caps)}", err=True)
-    asyncio.run(run_operator(options, CollectorRegistry()))
+    click.echo(f"herd operator: policy: {operator_policy.describe(policy)}", err=True)
+    asyncio.run(run_operator(options, CollectorRegistry(), client=client))

@@ -3,7 +3,8 @@
 Header values and bodies often carry API keys (``Bearer ${RUNPOD_API_KEY}``). herd
 expands them only when building requests and remembers every expanded value, so
 anything it prints, logs or writes can be scrubbed of them. ``$${VAR}`` is a
-literal ``${VAR}``.
+literal ``${VAR}``. The AWS SDK reads its credentials from the environment without
+herd expanding them; they are registered as secrets too.
 """
 
 from __future__ import annotations
@@ -14,12 +15,23 @@ from collections.abc import Iterable, Mapping
 
 from herd.api.model import VARIABLE_REFERENCE, header_value_problem, http_url_problem
 from herd.engine.errors import ConfigError
+from herd.engine.log_setup import RedactingFilter
+from herd.engine.scrub import REDACTED, scrub_credentials
 
 _REFERENCE = VARIABLE_REFERENCE
-REDACTED = "<redacted>"
 # Very short values ("1", "on") would redact innocent text everywhere; they are
 # not credentials.
 _MIN_SECRET_LENGTH = 4
+# What the AWS SDK signs uploads with (the key id too: it names the account). Real
+# ones are at least 16 characters; shorter ones are a local store's ("testing" for
+# moto), and redacting them would garble innocent words in every output.
+_MIN_CREDENTIAL_LENGTH = 16
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
 
 
 class MissingVariable(LookupError):
@@ -39,22 +51,28 @@ class Redactor:
         if len(value) >= _MIN_SECRET_LENGTH:
             self._secrets.add(value)
 
+    def add_credentials(self, env: Mapping[str, str], names: Iterable[str]) -> None:
+        """Register the values of the variables ``names`` that look like credentials."""
+        for name in names:
+            value = env.get(name, "")
+            if len(value) >= _MIN_CREDENTIAL_LENGTH:
+                self._secrets.add(value)
+
     def __call__(self, text: str) -> str:
+        """``text`` without the registered secrets (nothing else changes: safe on any
+        text, the HTML report's embedded scripts included)."""
         # Longest first, so a secret containing another is removed whole.
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
         return text
 
+    def scrub(self, text: str) -> str:
+        """``text`` without the registered secrets nor anything shaped like a credential
+        (for logs, messages and reports: text herd writes itself)."""
+        return scrub_credentials(self(text))
+
     def logging_filter(self) -> logging.Filter:
-        redact = self
-
-        class _RedactingFilter(logging.Filter):
-            def filter(self, record: logging.LogRecord) -> bool:
-                record.msg = redact(record.getMessage())
-                record.args = ()
-                return True
-
-        return _RedactingFilter()
+        return RedactingFilter(self.scrub)
 
 
 def expand(text: str, env: Mapping[str, str], redactor: Redactor, field: str) -> str:

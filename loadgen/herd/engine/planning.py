@@ -24,7 +24,6 @@ class Plan:
         self.load = load
         self.share = share
         self.pattern = load.pattern
-        self.time_bound = load.duration is not None or bool(load.stages)
         self.indices: range | None = None  # global request indices, when known up front
         if load.pattern == "burst":
             first, count = share.split(load.requests or 0)

@@ -19,11 +19,15 @@ import aiohttp
 from jsonpath_ng import parse as parse_json_path
 
 from herd.api.spec import ScalingProbeSpec
+from herd.engine.calls import without_retries
 from herd.engine.env_expansion import MissingVariable, Redactor, expand_headers, expand_url
 from herd.engine.errors import ConfigError
 from herd.engine.records import now
+from herd.engine.target_policy import TARGET_DENIED, TargetGuard, is_target_denied
 
 _JITTER = 0.1  # up to 10% longer than the interval, so runners do not poll in step
+# A health answer is a few hundred bytes: a body longer than this is a failed poll,
+# not read further, so the probe holds no more whatever the endpoint sends.
 _MAX_BODY = 1 << 20
 FIELDS = (
     "workers_running",
@@ -42,8 +46,10 @@ class ScalingProbe:
         redactor: Redactor,
         started: float,
         max_duration: float,
+        guard: TargetGuard | None = None,
     ):
         self.spec = spec
+        self._guard = guard
         try:
             self._url = expand_url(spec.url, env, redactor, "spec.scalingProbe.url")
             self._headers = expand_headers(spec.headers, env, redactor, "spec.scalingProbe.headers")
@@ -56,11 +62,18 @@ class ScalingProbe:
         self.failures = 0
         self.errors: dict[str, int] = {}
 
+    @property
+    def url(self) -> str:
+        """The URL polled, ``${VAR}`` expanded."""
+        return self._url
+
     async def run(self) -> None:
         """Poll until cancelled (or the sample bound is reached)."""
         timeout = aiohttp.ClientTimeout(total=self.spec.timeout)
-        connector = aiohttp.TCPConnector(limit=1)
+        guarded = self._guard.connector_options() if self._guard is not None else {}
+        connector = aiohttp.TCPConnector(limit=1, **guarded)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            without_retries(session)
             for _ in range(self._max_samples):
                 polled = now()
                 await self._poll(session)
@@ -70,14 +83,19 @@ class ScalingProbe:
     async def _poll(self, session: aiohttp.ClientSession) -> None:
         at = round(now() - self._started, 3)
         try:
-            async with session.get(self._url, headers=self._headers) as response:
-                payload = await response.content.read(_MAX_BODY)
-                if response.status >= 400:
+            async with session.get(
+                self._url, headers=self._headers, allow_redirects=False
+            ) as response:
+                if response.status >= 300:  # redirects are not followed: nothing to read
                     self._failed(f"http_{response.status}")
                     return
+                payload = await _read_at_most(response.content, _MAX_BODY)
+            if payload is None:
+                self._failed("too_large")
+                return
             document = json.loads(payload)
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            self._failed("unreachable")
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            self._failed(TARGET_DENIED if is_target_denied(error) else "unreachable")
             return
         except ValueError:
             self._failed("not_json")
@@ -109,3 +127,16 @@ class ScalingProbe:
             "max_in_queue": peak("jobs_in_queue"),
             "series": self.series,
         }
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than ``limit`` bytes (leaving
+    the response unread: the session closes its connection)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

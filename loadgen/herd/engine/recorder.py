@@ -42,7 +42,7 @@ class Recorder:
         self.service_time = Histogram()  # sent -> end
         self.ttfb = Histogram()  # sent -> response headers
         self.pool_wait = Histogram()  # waits for a pooled HTTP connection (only those that waited)
-        self.scheduling_lag = Histogram()  # intended start -> sent
+        self.scheduling_lag = Histogram()  # intended start -> sent, less the pool wait
         self.queue_delay = Histogram()  # endpoint-reported delayTime
         self.execution = Histogram()  # endpoint-reported executionTime
         self.sent = 0
@@ -51,6 +51,11 @@ class Recorder:
         self.errors: Counter[str] = Counter()
         self.status_codes: Counter[int] = Counter()
         self.never_sent: Counter[str] = Counter()
+        self.response_bytes = 0  # response body bytes read, decoded
+        self.bodies_cut = 0  # bodies too long to be held (keepResponseBytes)
+        # Planned requests whose fate is unknown (a lost process's), by reason: only a
+        # merge of several processes' records ever has any.
+        self.unknown: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
         self.first_wire = float("inf")
@@ -85,7 +90,8 @@ class Recorder:
         self.in_flight = in_flight = in_flight + 1
         if in_flight > self.peak_in_flight:
             self.peak_in_flight = in_flight
-        self.scheduling_lag.record(sent - record.intended)
+        # The client's own lateness: a wait for a pooled connection is pool_wait's.
+        self.scheduling_lag.record(sent - record.intended - record.pool_wait)
         self.timeline.sent(sent, in_flight)
 
     def on_done(self, record: RequestRecord) -> None:
@@ -113,7 +119,7 @@ class Recorder:
         ttfb_record = self.ttfb.record
         status_codes = self.status_codes
         first_wire, last_wire = self.first_wire, self.last_wire
-        ok = 0
+        ok = body_bytes = 0
         for record in finished:
             end, sent, error = record.end, record.sent, record.error
             latency = end - record.intended
@@ -125,6 +131,9 @@ class Recorder:
                 self.errors[error] += 1
             if record.status:
                 status_codes[record.status] += 1
+                body_bytes += record.body_bytes
+                if record.body_cut:
+                    self.bodies_cut += 1
             latency_record(latency)
             service_time_record(end - sent)
             if record.ttfb:
@@ -143,6 +152,7 @@ class Recorder:
             if record.execution is not None:
                 self.execution.record(record.execution)
         self.ok += ok
+        self.response_bytes += body_bytes
         self.first_wire, self.last_wire = first_wire, last_wire
         for listener in self.listeners:
             for record in finished:
@@ -150,6 +160,9 @@ class Recorder:
 
     def on_never_sent(self, reason: str, count: int = 1) -> None:
         self.never_sent[reason] += count
+
+    def on_unknown(self, reason: str, count: int) -> None:
+        self.unknown[reason] += count
 
     def _count_worker(self, worker: str, at: float) -> None:
         first_time = False

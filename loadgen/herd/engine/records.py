@@ -16,6 +16,8 @@ class RequestRecord:
     """One request's timeline and outcome. Slotted: thousands are alive at once."""
 
     __slots__ = (
+        "body_bytes",
+        "body_cut",
         "deadline",
         "delay",
         "end",
@@ -51,3 +53,5 @@ class RequestRecord:
         self.delay: float | None = None  # queue time the endpoint reported (delayTime)
         self.execution: float | None = None  # run time the endpoint reported (executionTime)
         self.in_flight = 0  # requests in flight as it ended, itself included
+        self.body_bytes = 0  # response body bytes read (decoded), held or not
+        self.body_cut = False  # the body outgrew what is held (keepResponseBytes)

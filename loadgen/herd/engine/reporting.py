@@ -12,6 +12,7 @@ from herd.api.report import (
     Percentiles,
     Report,
     Requests,
+    Responses,
     ThresholdResult,
     Timeline,
     TimelineBucket,
@@ -25,6 +26,7 @@ from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
 from herd.engine.schedule import Share
+from herd.engine.scrub import scrub_credentials
 from herd.engine.selfcheck import RunShape, assess
 from herd.engine.staging import UploadStats
 
@@ -63,11 +65,11 @@ def threshold_value(threshold: Threshold, report: Report) -> float | None:
         return getattr(latency, metric) if latency else None
     requests = report.requests
     if metric == "error_rate":
-        # Never-sent requests count as not succeeding: a run that could not send
-        # half its load must not pass an error-rate threshold.
+        # Never-sent and unknown requests count as not succeeding: a run that could not
+        # send half its load, or lost a process, must not pass an error-rate threshold.
         if requests.planned == 0:
             return None
-        return (requests.failed + requests.never_sent) / requests.planned
+        return (requests.failed + requests.never_sent + requests.unknown) / requests.planned
     if metric == "errors":
         return float(requests.failed)
     if metric == "never_sent":
@@ -133,7 +135,7 @@ def build_report(
         started_at=facts.started_at.isoformat(),
         load_started_at=facts.load_started_at.isoformat() if facts.load_started_at else None,
         pattern=facts.plan.pattern,
-        target=spec.target.url,
+        target=scrub_credentials(spec.target.url),  # a password in the URL stays out
         duration_seconds=round(facts.load_seconds, 6),
         throughput_rps=round(completed / facts.load_seconds, 3) if facts.load_seconds > 0 else 0.0,
         requests=Requests(
@@ -142,15 +144,18 @@ def build_report(
             ok=recorder.ok,
             failed=recorder.failed,
             never_sent=sum(recorder.never_sent.values()),
+            unknown=sum(recorder.unknown.values()),
         ),
         errors=dict(sorted(recorder.errors.items())),
         never_sent_reasons=dict(sorted(recorder.never_sent.items())),
+        unknown_reasons=dict(sorted(recorder.unknown.items())),
         status_codes={str(code): n for code, n in sorted(recorder.status_codes.items())},
         latency_seconds=_percentiles(recorder.latency),
         service_time_seconds=_percentiles(recorder.service_time),
         ttfb_seconds=_percentiles(recorder.ttfb),
         queue_delay_seconds=_percentiles(recorder.queue_delay),
         execution_seconds=_percentiles(recorder.execution),
+        responses=Responses(body_bytes=recorder.response_bytes, bodies_cut=recorder.bodies_cut),
         concurrency=Concurrency(
             target=facts.plan.target_concurrency,
             peak_in_flight=recorder.peak_in_flight,
@@ -196,6 +201,7 @@ def build_report(
         inline_uploads=spec.uploads is not None and spec.uploads.mode == "inline",
         upload_concurrency=spec.uploads.concurrency if spec.uploads else None,
         mean_in_flight=recorder.mean_in_flight(),
+        pool_timeout=spec.target.pool_timeout,
     )
     client_limited, diagnostics = assess(report, shape)
     thresholds = evaluate_thresholds(report, spec.parsed_thresholds)

@@ -78,6 +78,7 @@ class RequestLog:
             "ttfb": round(record.ttfb - start, 6) if record.ttfb else None,
             "end": round(record.end - start, 6),
             "status": record.status or None,
+            "bytes": record.body_bytes,
             "error": record.error,
             "worker": record.worker,
             "delay": record.delay,

@@ -26,6 +26,7 @@ from functools import partial
 
 import aiohttp
 
+from herd.api.policy import RunnerPolicy, runner_policy_from_env
 from herd.api.report import Report
 from herd.api.spec import LoadTest, LoadTestSpec
 from herd.engine import patterns
@@ -34,6 +35,7 @@ from herd.engine.burst_release import HeldBurst
 from herd.engine.calls import Caller, CallSettings, open_session
 from herd.engine.dispatch import Dispatcher
 from herd.engine.env_expansion import (
+    CREDENTIAL_VARIABLES,
     Redactor,
     describe_missing,
     expand_headers,
@@ -51,6 +53,7 @@ from herd.engine.reporting import RunFacts, build_report
 from herd.engine.request_log import RequestLog, TextSink
 from herd.engine.schedule import Share
 from herd.engine.staging import Stager, StagingFailed, UploadStats, upload_files
+from herd.engine.target_policy import TargetGuard
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,8 @@ class LoadRun:
         self.options = options or RunOptions()
         self.run_id = self.options.run_id or new_run_id(loadtest.metadata.name)
         self.redactor = Redactor()
+        env = self.options.env if self.options.env is not None else os.environ
+        self.redactor.add_credentials(env, CREDENTIAL_VARIABLES)  # the AWS SDK's, for uploads
         self.plan = Plan(loadtest.spec.load, loadtest.spec.target, self.options.share)
         self.phase = "preparing"
         self.recorder: Recorder | None = None
@@ -139,6 +144,7 @@ class LoadRun:
         self._drain_cut_short = asyncio.Event()
         self._dispatcher: Dispatcher | None = None
         self._started = 0.0
+        self._policy: RunnerPolicy | None = None  # the operator's, from HERD_RUNNER_POLICY
 
     # -- control ---------------------------------------------------------------
 
@@ -180,7 +186,10 @@ class LoadRun:
             recorder.listeners.append(RequestLog(self.options.request_log, self._started))
         loop_lag = self.loop_lag = Histogram()
         monitor: asyncio.Task | None = None
-        probe = self.probe = self._scaling_probe()
+        guard = self._target_guard()
+        probe = self.probe = self._scaling_probe(guard)
+        if guard is not None:
+            await self._refuse_denied_targets(guard, settings.url, probe)
         probing = loop.create_task(probe.run()) if probe else None
         signals = install_stop_signals(loop, self.request_stop, self.options.handle_signals)
         load_started = load_ended = self._started
@@ -194,13 +203,14 @@ class LoadRun:
                         self.plan.pool_size,
                         target.connect_timeout,
                         trace_wire=self.plan.pattern == "burst",
+                        guard=guard,
                     )
                 )
                 stager = None
                 if uploads is not None:
                     key_prefix = f"{uploads.prefix}{self.run_id}/"
                     stager = await stack.enter_async_context(
-                        Stager(uploads, key_prefix, self.upload_stats)
+                        Stager(uploads, key_prefix, self.upload_stats, guard)
                     )
                 prestaged: dict[int, list[StagedObject] | StagingFailed] | None = None
                 if stager is not None and uploads.mode == "prestage":
@@ -284,20 +294,43 @@ class LoadRun:
         )
         return build_report(facts, recorder, self.upload_stats, self.redactor)
 
-    def _scaling_probe(self) -> ScalingProbe | None:
+    def _scaling_probe(self, guard: TargetGuard | None) -> ScalingProbe | None:
         spec = self.loadtest.spec
         if spec.scaling_probe is None:
             return None
         env = self.options.env if self.options.env is not None else os.environ
         return ScalingProbe(
-            spec.scaling_probe, env, self.redactor, self._started, spec.load.max_duration
+            spec.scaling_probe, env, self.redactor, self._started, spec.load.max_duration, guard
         )
+
+    def _target_guard(self) -> TargetGuard | None:
+        policy = self._policy
+        return TargetGuard(policy.targets) if policy and policy.targets.has_rules else None
+
+    async def _refuse_denied_targets(
+        self, guard: TargetGuard, target_url: str, probe: ScalingProbe | None
+    ) -> None:
+        """Refuse the run before any traffic when a host it calls resolves only to denied
+        addresses: every request would fail, and a report of failures measures nothing."""
+        urls = {"spec.target.url": target_url}
+        if probe is not None:
+            urls["spec.scalingProbe.url"] = probe.url
+        uploads = self.loadtest.spec.uploads
+        if uploads is not None and uploads.endpoint:
+            urls["spec.uploads.endpoint"] = uploads.endpoint
+        problems = await guard.refusals(urls)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     def _prepare(self) -> tuple[CallSettings, BodyRenderer]:
         """Expand ``${VAR}`` and check the body renders, before any traffic."""
         spec = self.loadtest.spec
         target = spec.target
         env = self.options.env if self.options.env is not None else os.environ
+        try:
+            self._policy = runner_policy_from_env(env)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         missing = missing_variables(_expanded_fields(spec), env)
         if missing:
             raise ConfigError(describe_missing(missing))
@@ -320,6 +353,7 @@ class LoadRun:
             headers=headers,
             worker_header=target.worker_id.header,
             worker_json_path=target.worker_id.json_path,
+            keep_body_bytes=target.keep_response_bytes,
         )
         return settings, renderer
 
@@ -386,36 +420,64 @@ class LoadRun:
                 waiting.cancel()
 
     async def _issue_and_drain(self, dispatcher: Dispatcher) -> None:
+        """Issue the load, then drain: a time-bound load's requests may run until its
+        end and ``drainTimeout`` beyond; a count-bound one's each until its timeout
+        (``maxDuration`` bounds both); after a stop, ``drainTimeout``."""
         plan, load = self.plan, self.loadtest.spec.load
         if dispatcher.stopping:
             return
         self.phase = "running"
+        start = now()
+        ends_at = start + load.load_seconds if load.load_seconds else None
+        ceiling = self._request_ceiling()
         if plan.pattern == "burst":
             issuing = patterns.run_burst(dispatcher, plan.indices, asyncio.Event())
         elif plan.pattern == "concurrency":
             issuing = patterns.run_concurrency(
-                dispatcher, self.options.share, plan.concurrency, plan.indices, load.duration
+                dispatcher,
+                self.options.share,
+                plan.concurrency,
+                plan.indices,
+                ends_at,
+                ceiling,
             )
         else:
-            issuing = patterns.run_rate(dispatcher, load, plan.indices, plan.max_in_flight)
+            pool_timeout = self.loadtest.spec.target.pool_timeout
+            issuing = patterns.run_rate(dispatcher, load, plan.indices, pool_timeout, start)
         issuer = asyncio.ensure_future(issuing)
         try:
             issued = await self._until_stop(issuer)
-            if issued and not plan.time_bound:
-                # Bounded by count: every request may take its full timeout.
-                await dispatcher.wait(interrupt=self._stop_requested)
-            if dispatcher.active:
-                self.phase = "draining"
-                finished = await dispatcher.wait(
-                    timeout=load.drain_timeout, interrupt=self._drain_cut_short
-                )
-                if not finished:
-                    await dispatcher.abort("aborted")
+            if ceiling is not None and dispatcher.launched >= len(ceiling):
+                self.stopped = self.stopped or "max_requests"
         finally:
+            # At once on a stop: a slot the drain frees must not let it send again.
             if not issuer.done():
                 issuer.cancel()
                 with suppress(asyncio.CancelledError):
                     await issuer
+        drain = load.drain_timeout
+        if issued and ends_at is None:
+            # Bounded by count: every request may take its full timeout.
+            await dispatcher.wait(interrupt=self._stop_requested)
+        elif issued and ends_at is not None:
+            if ends_at > now():  # all issued before the load's end (a requests cap)
+                await dispatcher.wait(timeout=ends_at - now(), interrupt=self._stop_requested)
+            if not self._stop_requested.is_set():  # the drain counts from the load's end
+                drain = max(0.0, ends_at + load.drain_timeout - now())
+        if dispatcher.active:
+            self.phase = "draining"
+            finished = await dispatcher.wait(timeout=drain, interrupt=self._drain_cut_short)
+            if not finished:
+                await dispatcher.abort("aborted")
+
+    def _request_ceiling(self) -> range | None:
+        """This share's indices below the operator's request cap, for a loop only time
+        bounds (HERD_RUNNER_POLICY's maxRequests, all runners together)."""
+        cap = self._policy.max_requests if self._policy else None
+        if cap is None or self.plan.pattern != "concurrency" or self.plan.indices is not None:
+            return None
+        share = self.options.share
+        return range(share.offset, cap, share.stride)
 
     async def _until_stop(self, work: asyncio.Future) -> bool:
         """Await ``work`` unless a stop comes first; True when the work finished."""

@@ -33,6 +33,8 @@ class RunShape:
     inline_uploads: bool
     upload_concurrency: int | None
     mean_in_flight: float
+    pool_timeout: float | None = None
+    """``target.poolTimeout``, seconds: how long an arrival may wait for a connection."""
 
 
 def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
@@ -82,18 +84,23 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
                 f"on average only {shape.mean_in_flight:.1f} of {target} requests were in "
                 "flight: the client spent the rest of the time between requests"
             )
-    if (
-        shape.pattern == "rate"
-        and not shape.inline_uploads
-        and sched
-        and sched.p99 > SCHEDULE_LAG_P99
-    ):
-        limited.append(
-            f"the client fell behind the arrival schedule: 1% of requests left more than "
-            f"{sched.p99:.3f}s late (latency still counts from their due time)"
-        )
+    if shape.pattern == "rate":
+        late = []
+        if not shape.inline_uploads and sched and sched.p99 > SCHEDULE_LAG_P99:
+            late.append(f"1% of requests left more than {sched.p99:.3f}s late")
+        behind = report.never_sent_reasons.get("behind_schedule", 0)
+        if behind:
+            late.append(f"{behind} due before the load's end were never sent (behind_schedule)")
+        if late:
+            limited.append(
+                f"the client fell behind the arrival schedule: {'; '.join(late)} "
+                "(latency still counts from their due time)"
+            )
+        cap = _waits_at_the_cap(report, shape)
+        if cap:
+            limited.append(cap)
     pool = report.client.pool_wait_seconds
-    if pool and pool.p99 > POOL_WAIT_P99:
+    if shape.pattern != "rate" and pool and pool.p99 > POOL_WAIT_P99:
         limited.append(
             f"{report.client.pool_waits} requests waited for a free connection in the "
             f"client's pool of {report.client.pool_size} (p99 {pool.p99:.3f}s)"
@@ -115,6 +122,12 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
         notes.append(f"S3 throttled {uploads.throttled} uploads; they were retried with backoff")
     if uploads and uploads.cleanup_failed:
         notes.append(f"{uploads.cleanup_failed} staged objects could not be deleted")
+    redirects = sum(n for code, n in report.status_codes.items() if code.startswith("3"))
+    if redirects:
+        notes.append(
+            f"{redirects} responses were redirects (3xx), which herd counts and never follows "
+            "(following would send requests nobody planned): point target.url at where they lead"
+        )
     never_sent = report.requests.never_sent
     if never_sent:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.never_sent_reasons.items()))
@@ -122,3 +135,32 @@ def assess(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
     if report.stopped:
         notes.append(f"the run was stopped early ({report.stopped})")
     return bool(limited), [f"client-limited: {text}" for text in limited] + notes
+
+
+def _waits_at_the_cap(report: Report, shape: RunShape) -> str | None:
+    """Open loop: where arrivals waited when ``maxInFlight`` requests were in flight."""
+    client, reasons = report.client, report.never_sent_reasons
+    pool = client.pool_wait_seconds
+    timed_out, ended = reasons.get("pool_timeout", 0), reasons.get("load_ended", 0)
+    parts = []
+    if pool and pool.p99 > POOL_WAIT_P99:
+        parts.append(
+            f"{client.pool_waits} sent late (waits up to {pool.max:.3f}s, p99 {pool.p99:.3f}s, "
+            "counted in their latency)"
+        )
+    if timed_out:
+        within = f" ({shape.pool_timeout:g}s)" if shape.pool_timeout else ""
+        parts.append(
+            f"{timed_out} never sent because none came free within target.poolTimeout{within} "
+            "(pool_timeout)"
+        )
+    if ended:
+        parts.append(f"{ended} never sent because the load ended first (load_ended)")
+    if not parts:
+        return None
+    return (
+        f"arrivals waited for a free connection while load.maxInFlight ({client.pool_size}, "
+        f"also the client's connection pool) requests were in flight: {', '.join(parts)}. "
+        f"The endpoint received {report.requests.sent} of {report.requests.planned} planned "
+        "requests; raise load.maxInFlight or lower the rate to send the whole schedule"
+    )

@@ -34,6 +34,7 @@ from herd.engine.body import StagedObject
 from herd.engine.errors import ConfigError
 from herd.engine.histogram import Histogram
 from herd.engine.records import now
+from herd.engine.target_policy import TargetGuard
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,15 @@ class _Contents:
 class Stager:
     """Uploads each request's objects through one bounded semaphore."""
 
-    def __init__(self, spec: UploadSpec, key_prefix: str, stats: UploadStats):
+    def __init__(
+        self,
+        spec: UploadSpec,
+        key_prefix: str,
+        stats: UploadStats,
+        guard: TargetGuard | None = None,
+    ):
         self.spec = spec
+        self._guard = guard
         self.stats = stats
         self._key_prefix = key_prefix
         self._semaphore = asyncio.Semaphore(spec.concurrency)
@@ -192,6 +200,7 @@ class Stager:
             # unless told otherwise; buckets created since 2020, and many S3-compatible
             # stores, refuse SigV2 URLs, so the endpoint could not fetch its inputs.
             signature_version="s3v4",
+            **self._guarded(),
         )
         session = aioboto3.Session()
         self._client_context = session.client(
@@ -199,6 +208,18 @@ class Stager:
         )
         self._client = await self._client_context.__aenter__()
         return self
+
+    def _guarded(self) -> dict:
+        """Under the operator's target policy the S3 client goes only where the spec says:
+        no proxy or endpoint from the environment (a Secret could set them), and its
+        look-ups held to the policy (an IP literal endpoint is checked up front)."""
+        if self._guard is None:
+            return {}
+        return {
+            "connector_args": {"resolver": self._guard.resolver()},
+            "proxies": {},
+            "ignore_configured_endpoint_urls": True,
+        }
 
     async def __aexit__(self, *exc_info) -> None:
         if self._client_context is not None:

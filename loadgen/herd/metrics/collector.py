@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from herd import __version__
 from herd.api.report import Report
+from herd.engine.multicore.merge import LOST_REASON
 from herd.engine.recorder import OTHER_WORKERS, Recorder
 from herd.engine.run import LoadRun
 from herd.metrics.buckets import DURATION_BUCKETS, WAIT_BUCKETS, as_buckets, hdr_buckets
@@ -113,7 +114,7 @@ class RunCollector(Collector):
             f.counter(
                 "herd_requests",
                 "Completed requests by code: the HTTP status, or the error class "
-                "(timeout, connect, pool_timeout, aborted, ...) when there is no status.",
+                "(timeout, connect, aborted, ...) when there is no status.",
                 [((code,), cumulative[-1]) for code, (cumulative, _) in outcomes.items()],
                 ["code"],
             ),
@@ -137,6 +138,15 @@ class RunCollector(Collector):
                 "Planned requests that never left herd, by reason "
                 "(s3_<Code> staging failure, SIGTERM, max_duration, template_error, ...).",
                 [((reason,), n) for reason, n in recorder.never_sent.items()],
+                ["reason"],
+            ),
+            f.counter(
+                "herd_requests_unknown",
+                "Planned requests whose fate is unknown, by reason (process_lost: a process "
+                "of the runner died with its records; they may or may not have been sent).",
+                # Zero until a process is lost: a series that appears at its first
+                # increment hides that increment from rate() and increase().
+                [((reason,), n) for reason, n in {LOST_REASON: 0, **recorder.unknown}.items()],
                 ["reason"],
             ),
         ]

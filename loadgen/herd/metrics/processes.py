@@ -10,8 +10,9 @@ would change the series every dashboard and alert reads. Counters stay exact:
 ``herd_requests_total`` adds the processes' own counts by code, and the final
 push is made from the results they wrote, so it sums to the report's requests.
 
-A process that died is left out of the final numbers, as it is out of the report
-(its requests are counted never sent there).
+A process that died is left out of the final numbers, as it is out of the report's
+``sent``; its share is counted as the report counts it (``herd_requests_never_sent``
+and ``herd_requests_unknown``, reason ``process_lost``).
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def _summary(report: Report) -> str:
         (
             "requests",
             f"planned {r.planned}, sent {r.sent}, ok {r.ok}, failed {r.failed}, "
-            f"never sent {r.never_sent}",
+            f"never sent {r.never_sent}" + (f", unknown {r.unknown}" if r.unknown else ""),
         ),
         ("errors", ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "none"),
         (

@@ -1,8 +1,9 @@
 """The processes' results -> the runner's report, as one process would have written it.
 
 Statistics merge through ``state.merge_runs``; the facts around them combine as a
-runner's do: planned requests add up (a process that left no results counts its
-planned requests as never sent, reason ``process_lost``), the load window runs from
+runner's do: planned requests add up (a process that left no results adds its share,
+``lost.lost_share``, under reason ``process_lost``: what it provably never sent as
+never sent, the rest as unknown, none as sent), the load window runs from
 the first process's release to the last one's end, and CPU is the busiest
 process's share of its core, the figure that says whether a process held the load
 back. The report is then built, judged and checked for client limits by the same
@@ -20,6 +21,7 @@ from herd.api.report import Report
 from herd.api.spec import LoadTest
 from herd.engine.env_expansion import Redactor
 from herd.engine.histogram import Histogram
+from herd.engine.multicore.lost import LostShare
 from herd.engine.multicore.state import merge_runs
 from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
@@ -43,9 +45,39 @@ class LostProcess:
     """A process that left no results."""
 
     part: int
-    planned: int | None
-    """Its planned requests; None when only time bounded its load."""
+    share: LostShare
     why: str
+
+    def diagnostic(self) -> str:
+        share = self.share
+        text = f"client-limited: process {self.part} left no results ({self.why}): "
+        if not share.released:
+            return text + (
+                f"it ended before its load was released, so its {share.planned} planned "
+                f"requests were never sent (reason {LOST_REASON})"
+            )
+        if share.counted_to_last_progress:
+            text += f"its last progress report counted {share.unknown} requests sent; they are"
+        else:
+            text += f"of its {share.planned} planned requests, {share.unknown} are"
+        text += (
+            f" of unknown fate (requests.unknown, reason {LOST_REASON}): it may have sent "
+            f"them, so the endpoint may have received up to {share.unknown} more than sent"
+        )
+        if share.never_sent:
+            text += f"; {share.never_sent} provably never left (never sent, {LOST_REASON})"
+        if share.counted_to_last_progress:
+            text += "; any it sent after that report are counted nowhere"
+        return text
+
+
+def account_lost(recorder: Recorder, lost: Sequence[LostProcess]) -> None:
+    """Add the lost processes' shares to a recorder of the others' requests."""
+    for process in lost:
+        if process.share.never_sent:
+            recorder.on_never_sent(LOST_REASON, process.share.never_sent)
+        if process.share.unknown:
+            recorder.on_unknown(LOST_REASON, process.share.unknown)
 
 
 @dataclass(frozen=True)
@@ -74,9 +106,7 @@ def merge_parts(
     recorder = merged.recorder
     if recorder is None:  # every process was lost: an empty record of the right shape
         recorder = Recorder(0.0, plan.bucket_seconds)
-    for process in lost:
-        if process.planned:
-            recorder.on_never_sent(LOST_REASON, process.planned)
+    account_lost(recorder, lost)
     windows = [
         (datetime.fromisoformat(part.report.load_started_at), part.report.duration_seconds)
         for part in parts
@@ -100,7 +130,7 @@ def merge_parts(
         plan=plan,
         started_at=runner.started_at,
         load_started_at=load_started,
-        planned=sum(p.report.requests.planned for p in parts) + sum(p.planned or 0 for p in lost),
+        planned=sum(p.report.requests.planned for p in parts) + sum(p.share.planned for p in lost),
         load_seconds=max(0.0, load_seconds),
         cpu_utilization=max((p.report.client.cpu_utilization for p in parts), default=0.0),
         loop_lag=merged.loop_lag if merged.loop_lag is not None else Histogram(),
@@ -110,20 +140,10 @@ def merge_parts(
     )
     report = build_report(facts, recorder, stats, redactor)
     # A lost process is the client failing to deliver its load: client-limited.
-    lost_notes = [
-        f"client-limited: process {p.part} left no results ({p.why}): "
-        + (
-            f"its {p.planned} planned requests are counted never sent (reason {LOST_REASON}); "
-            "any it had sent are missing from this report"
-            if p.planned
-            else "its requests are missing from this report"
-        )
-        for p in lost
-    ]
     return report.model_copy(
         update={
             "client_limited": report.client_limited or bool(lost),
-            "diagnostics": [*report.diagnostics, *notes, *lost_notes],
+            "diagnostics": [*report.diagnostics, *notes, *(p.diagnostic() for p in lost)],
         }
     )
 

@@ -11,8 +11,9 @@ SIGINT/SIGTERM are forwarded; each process drains and writes its results, and th
 runner merges what they wrote. Every wait is bounded: the processes get
 ``maxDuration + drainTimeout`` and a grace (after a stop: ``drainTimeout`` and the
 grace), then what is left is killed. A process that dies is reported and its
-planned requests counted never sent; one whose runner dies sees its stdin close
-and stops at once.
+share accounted for by what the runner can prove (``lost.lost_share``): never sent
+where that is provable, unknown otherwise, and never as sent; one whose runner dies
+sees its stdin close and stops at once.
 
 For ``/metrics`` and the progress line, ``MultiProcessRun`` shows the attributes a
 ``LoadRun`` does (``recorder``, ``upload_stats``, ``loop_lag``, ``probe``, ``plan``,
@@ -41,10 +42,12 @@ from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, SetupError
 from herd.engine.histogram import Histogram
 from herd.engine.multicore.choice import ProcessChoice
+from herd.engine.multicore.lost import Progress, lost_share
 from herd.engine.multicore.merge import (
     LostProcess,
     ProcessPart,
     RunnerFacts,
+    account_lost,
     merge_parts,
     start_skew,
 )
@@ -66,14 +69,19 @@ _MAX_MESSAGE = 64 << 20  # a statistics message with 10,000 workers stays far be
 
 
 class _Process:
-    def __init__(self, part: int, planned: int | None, process: asyncio.subprocess.Process):
+    def __init__(self, part: int, plan: Plan, process: asyncio.subprocess.Process):
         self.part = part
-        self.planned = planned
+        self.plan = plan
         self.process = process
         self.ready = False
         self.state: dict[str, Any] | None = None
+        self.progress: Progress | None = None
         self.error: tuple[str, int] | None = None
         self.returncode: int | None = None
+        self.released: float | None = None
+        """``now()`` time its load could start; None until it is released."""
+        self.ended: float | None = None
+        """``now()`` time the runner saw it exit."""
         self.killed_at_deadline = False
         self.reader: asyncio.Task | None = None
 
@@ -143,6 +151,7 @@ class MultiProcessRun:
         self._started = 0.0
         self._states_version = 0
         self._merged: tuple[int, MergedStats] | None = None
+        self._lost: list[LostProcess] = []
 
     # -- what /metrics and the progress line read, as from a LoadRun ------------------
 
@@ -180,7 +189,12 @@ class MultiProcessRun:
     def _merged_stats(self) -> MergedStats:
         if self._merged is None or self._merged[0] != self._states_version:
             states = [p.state for p in self._processes if p.state is not None]
-            self._merged = (self._states_version, merge_runs(states))
+            merged = merge_runs(states)
+            if self._lost:  # the end: /metrics must agree with the report
+                if merged.recorder is None:
+                    merged.recorder = Recorder(self._started, self.plan.bucket_seconds)
+                account_lost(merged.recorder, self._lost)
+            self._merged = (self._states_version, merged)
         return self._merged[1]
 
     # -- control ----------------------------------------------------------------------
@@ -255,7 +269,9 @@ class MultiProcessRun:
             )
         except OSError as error:
             raise SetupError(f"could not start process {part}: {error}") from None
-        process = _Process(part, Plan(spec.load, spec.target, share).planned, started)
+        process = _Process(part, Plan(spec.load, spec.target, share), started)
+        if self.options.release_at is not None:
+            process.released = _local_time(self.options.release_at)
         process.send(config.encode())
         for reason in self._stops:  # a stop that came while the processes were starting
             process.send(encode({"stop": reason}))
@@ -279,6 +295,7 @@ class MultiProcessRun:
             except (ValueError, TypeError, KeyError, AttributeError):  # never stop reading
                 log.error("process %d sent a message herd cannot read: %.200r", process.part, line)
         process.returncode = await process.process.wait()
+        process.ended = now()
         if process.returncode != 0:
             log.warning("process %d: %s", process.part, process.why_lost())
         self._changed.set()
@@ -286,6 +303,9 @@ class MultiProcessRun:
     def _on_message(self, process: _Process, message: dict[str, Any]) -> None:
         if message.get("ready"):
             process.ready = True
+        elif "progress" in message:
+            count = message["progress"]
+            process.progress = Progress(int(count["sent"]), int(count["never_sent"]))
         elif "state" in message:
             process.state = message["state"]
             self._states_version += 1
@@ -326,16 +346,21 @@ class MultiProcessRun:
     def _release(self) -> None:
         self.release_at = time.time() + _RELEASE_LEAD
         for process in self._processes:
+            if process.running:
+                process.released = _local_time(self.release_at)
             process.send(encode({"release_at": self.release_at}))
         self.phase = "running"
 
     def _merge(self, started_at: datetime, workdir: Path) -> Report:
         parts: list[ProcessPart] = []
-        lost: list[LostProcess] = []
+        lost = self._lost
         for process in self._processes:
             part = _read_part(process.part, workdir / f"process-{process.part}.json")
             if part is None:
-                lost.append(LostProcess(process.part, process.planned, process.why_lost()))
+                # Still running here (killed, not yet reaped): it ends no earlier than now.
+                ended = process.ended if process.ended is not None else now()
+                share = lost_share(process.plan, process.released, ended, process.progress)
+                lost.append(LostProcess(process.part, share, process.why_lost()))
                 process.state = None  # /metrics must agree with the report
             else:
                 parts.append(part)
@@ -393,6 +418,11 @@ class MultiProcessRun:
                 process.reader.cancel()
                 with suppress(asyncio.CancelledError):
                     await process.reader
+
+
+def _local_time(release_at: float) -> float:
+    """An epoch time as ``now()`` time: when a process given it releases its load."""
+    return now() + (release_at - time.time())
 
 
 def _read_part(part: int, path: Path) -> ProcessPart | None:

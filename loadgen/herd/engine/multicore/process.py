@@ -5,8 +5,9 @@ ordinary ``LoadRun`` on its part of the runner's share, with the runner's clock
 origin so all timelines line up. After staging it says ``ready`` and waits for the
 release time every process is given; stops arrive as messages; when its stdin
 closes the runner is gone, and it stops at once (drain cut short) so it never
-outlives the runner. At the end it writes its report and statistics to
-``result_path``.
+outlives the runner. While it runs it tells the runner its own count (``progress``),
+so a runner that loses it still knows what it had sent; at the end it writes its
+report and statistics to ``result_path``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any, BinaryIO
 
 from herd.api.spec import LoadTest
 from herd.engine.errors import ConfigError, RunError, SetupError
-from herd.engine.multicore.protocol import ProcessConfig, encode
+from herd.engine.log_setup import configure_logging, level_for
+from herd.engine.multicore.protocol import PROGRESS_INTERVAL, ProcessConfig, encode
 from herd.engine.multicore.state import run_state
 from herd.engine.recorder import Listener
 from herd.engine.request_log import RequestLogFile
@@ -111,6 +113,7 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
         load_run.listeners.extend(extra.listener for extra in extras.values() if extra.listener)
         snapshots = {name: extra.snapshot for name, extra in extras.items()}
         following = asyncio.ensure_future(_follow(control, load_run, release))
+        progressing = asyncio.ensure_future(_send_progress(channel, load_run))
         reporting = None
         if config.state_interval:
             reporting = asyncio.ensure_future(
@@ -119,10 +122,11 @@ async def _serve(channel: _Channel, extras_for: ExtrasFor) -> int:
         try:
             report = await load_run.execute()
         except RunError as error:
-            channel.send({"error": load_run.redactor(str(error)), "exit_code": error.exit_code})
+            reason = load_run.redactor.scrub(str(error))
+            channel.send({"error": reason, "exit_code": error.exit_code})
             return error.exit_code
         finally:
-            for task in (following, reporting):
+            for task in (following, progressing, reporting):
                 if task is not None:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
@@ -174,6 +178,17 @@ async def _send_states(
         channel.send({"state": run_state(load_run, snapshots, with_timeline=False)})
 
 
+async def _send_progress(channel: _Channel, load_run: LoadRun) -> None:
+    """The process's own count, for a runner that outlives it (``lost.lost_share``):
+    ``sent`` and ``never_sent`` are counted the moment they happen."""
+    while not channel.closed:
+        await asyncio.sleep(PROGRESS_INTERVAL)
+        recorder = load_run.recorder
+        if recorder is not None:
+            never_sent = sum(recorder.never_sent.values())
+            channel.send({"progress": {"sent": recorder.sent, "never_sent": never_sent}})
+
+
 def _write_whole(path: Path, text: str) -> None:
     """Write then rename: the runner finds the whole file or none."""
     partial = path.with_name(path.name + ".partial")
@@ -182,12 +197,9 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 def _configure_logging(config: ProcessConfig, load_run: LoadRun) -> None:
-    verbose = config.verbose
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler()
-    handler.addFilter(load_run.redactor.logging_filter())
     part = config.process_share.part
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s process {part} %(name)s: %(message)s")
+    configure_logging(
+        level_for(config.verbose),
+        load_run.redactor.scrub,
+        f"%(asctime)s %(levelname)s process {part} %(name)s: %(message)s",
     )
-    logging.basicConfig(level=level, handlers=[handler], force=True)

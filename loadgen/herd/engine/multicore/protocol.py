@@ -8,6 +8,8 @@ runner -> process, on the process's stdin:
 process -> runner, on its stdout (its logs go to stderr):
     {"ready": true}                          staged, waiting for the release time
     {"state": {...}}                         its statistics so far (``state.run_state``)
+    {"progress": {"sent": 12, "never_sent": 0}}   its own count, every ``PROGRESS_INTERVAL``:
+                                             what the runner can still prove if it dies
     {"error": "<message>", "exit_code": 2}   it could not run
 
 Results travel by file, not by pipe: a process writes them to ``result_path`` and
@@ -24,6 +26,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from herd.engine.schedule import Share
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between a process's progress messages: a few bytes, always sent."""
 
 
 @dataclass(frozen=True)

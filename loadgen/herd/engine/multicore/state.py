@@ -68,6 +68,9 @@ def recorder_state(recorder: Recorder, with_timeline: bool = True) -> dict[str, 
         "errors": dict(recorder.errors),
         "status_codes": {str(code): n for code, n in recorder.status_codes.items()},
         "never_sent": dict(recorder.never_sent),
+        "response_bytes": recorder.response_bytes,
+        "bodies_cut": recorder.bodies_cut,
+        "unknown": dict(recorder.unknown),
         "in_flight": recorder.in_flight,
         "peak_in_flight": recorder.peak_in_flight,
         "first_wire": _finite(recorder.first_wire),
@@ -126,10 +129,11 @@ def merge_recorders(states: Sequence[dict[str, Any]]) -> Recorder:
         histogram = getattr(merged, name)
         for state in states:
             histogram.merge(Histogram.decode(state["histograms"][name]))
-    for name in ("sent", "ok", "failed", "in_flight"):
+    for name in ("sent", "ok", "failed", "in_flight", "response_bytes", "bodies_cut"):
         setattr(merged, name, sum(state[name] for state in states))
     merged.errors = _added(state["errors"] for state in states)
     merged.never_sent = _added(state["never_sent"] for state in states)
+    merged.unknown = _added(state.get("unknown", {}) for state in states)
     merged.status_codes = Counter(
         {int(code): n for code, n in _added(s["status_codes"] for s in states).items()}
     )
