@@ -213,6 +213,23 @@ def test_a_run_whose_sent_requests_all_failed_fails_whatever_its_thresholds(fres
     ]
 
 
+@pytest.mark.parametrize("route", ["/status/503", None])  # None: every connection refused
+def test_a_runner_pod_judges_nothing_its_exit_code_says_it_ran(fresh_target, tmp_path, route):
+    # --no-verdict-exit (the operator's runner Jobs): a share in which nothing succeeded,
+    # or nothing could be sent, is the merged result's business, not a failed pod that
+    # would end the Job's other runners.
+    url = f"{fresh_target.url}{route}" if route else f"http://127.0.0.1:{free_port()}/x"
+    spec = {"target": {"url": url}, "load": {"pattern": "burst", "requests": 3}}
+    report_path, summary_path = tmp_path / "report.json", tmp_path / "summary"
+    args = ("--report", report_path, "--summary", summary_path, "-q", "--no-verdict-exit")
+    result = herd_run(write_spec(tmp_path, spec), *args)
+    assert result.returncode == 0, result.stderr
+    report = Report.model_validate_json(report_path.read_text())
+    assert report.verdict == "failed" and report.requests.ok == 0
+    assert summary_path.read_text().startswith("{")
+    assert herd_run(write_spec(tmp_path, spec), "-q").returncode == 1  # without the flag
+
+
 def test_a_run_with_one_success_passes_without_the_implicit_line(fresh_target, tmp_path):
     spec = {"target": {"url": f"{fresh_target.url}/w"}, "load": {"pattern": "burst", "requests": 1}}
     report_path = tmp_path / "report.json"

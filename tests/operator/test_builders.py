@@ -63,6 +63,7 @@ def command(runners: int) -> list[str]:
         "--report", "/tmp/herd/report.json",
         "--summary", "/dev/termination-log",
         "--quiet",
+        "--no-verdict-exit",
     ]  # fmt: skip
 
 
