@@ -20,7 +20,6 @@ from aiohttp import web
 from herd.api.policy import TargetPolicy
 from herd.engine.calls import classify_exception, open_session
 from herd.engine.errors import ConfigError
-from herd.engine.records import RequestRecord
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.engine.target_policy import TargetGuard
@@ -211,5 +210,5 @@ async def test_a_connection_the_up_front_check_let_through_is_refused_at_the_soc
         async with open_session(2, 5.0, guard=guard) as session:
             with pytest.raises(Exception) as refused:
                 await session.get(f"{url}/")
-        assert classify_exception(refused.value, RequestRecord(0, 0.0)) == "target_denied"
+        assert classify_exception(refused.value) == "target_denied"
     assert fresh_target.record() == []

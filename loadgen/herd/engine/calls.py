@@ -130,10 +130,11 @@ def without_retries(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
     return session
 
 
-def classify_exception(error: BaseException, record: RequestRecord) -> str:
-    """A short, stable error class for a request that got no HTTP status."""
+def classify_exception(error: BaseException) -> str:
+    """A short, stable error class for a request that got no HTTP status (a request that
+    waited for a pooled connection in vain was never sent: ``Caller.call`` counts it)."""
     if isinstance(error, aiohttp.ConnectionTimeoutError):
-        return "pool_timeout" if record.pool_queued else "connect_timeout"
+        return "connect_timeout"
     if is_target_denied(error):
         return TARGET_DENIED
     if isinstance(error, aiohttp.ClientConnectorError):
@@ -143,7 +144,7 @@ def classify_exception(error: BaseException, record: RequestRecord) -> str:
     ):
         return "disconnected"
     if isinstance(error, TimeoutError):  # total timeout, sock_read, ServerTimeoutError
-        return "pool_timeout" if record.pool_queued else "timeout"
+        return "timeout"
     if isinstance(error, aiohttp.ClientPayloadError):
         return "payload"
     if isinstance(error, aiohttp.ClientResponseError):
@@ -276,18 +277,17 @@ class Caller:
             if Deadlines.consume_expiry(record):  # aiohttp made its own error of the expiry
                 record.error = "timeout"
             else:
-                record.error = classify_exception(error, record)
+                record.error = classify_exception(error)
             if record.error == "internal":
                 log.warning("request %d failed unexpectedly: %r", record.index, error)
         recorder.on_done(record)
 
     async def _wait_for_slot(self, record: RequestRecord) -> None:
         """Wait for a pooled connection; TimeoutError (a ``pool_timeout``) past the limit."""
-        record.pool_queued = now()
+        queued = now()
         async with asyncio.timeout(self._pool_timeout):
             await self._slots.wait()
-        record.pool_wait = now() - record.pool_queued
-        record.pool_queued = 0.0
+        record.pool_wait = now() - queued
 
     def _read_json_fields(self, record: RequestRecord, payload: bytes) -> None:
         wants_worker = record.worker is None and self._json_path is not None

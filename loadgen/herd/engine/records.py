@@ -26,7 +26,6 @@ class RequestRecord:
         "in_flight",
         "index",
         "intended",
-        "pool_queued",
         "pool_wait",
         "sent",
         "status",
@@ -40,7 +39,6 @@ class RequestRecord:
         self.index = index
         self.intended = intended  # when the plan wanted it to start
         self.sent: float = 0.0  # when herd handed it to the HTTP client
-        self.pool_queued: float = 0.0  # when it started waiting for a pooled connection
         self.pool_wait: float = 0.0  # how long it waited for one
         self.wire: float = 0.0  # when its headers were written to the socket
         self.ttfb: float = 0.0  # when the response headers arrived
