@@ -14,8 +14,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from kubernetes.utils.quantity import parse_quantity
-
 from herd.api.durations import format_duration, parse_duration
 from herd.api.spec import LoadTestSpec
 from herd.engine.multicore.choice import choose_processes
@@ -107,6 +105,9 @@ _CPU_UNKNOWN = 1024
 def runner_processes(spec: LoadTestSpec, share: Share) -> int:
     """The most processes ``herd run --processes auto`` uses for ``share`` in its pod: one
     per CPU the pod requests (rounded up), at most as many as the load keeps busy."""
+    # Here, not at the top: herd run imports this module and has no use for the client.
+    from kubernetes.utils.quantity import parse_quantity
+
     resources = spec.runner.resources
     quantities = (resources.requests.get("cpu"), resources.limits.get("cpu"))
     cpus = [parse_quantity(quantity) for quantity in quantities if quantity is not None]
