@@ -61,11 +61,15 @@ class HeldBurst:
             connection.release()  # idle in the pool, for the burst's requests to take
         held.opened = len(connections)
         if failed:
+            first = failed[0]
+            cause = getattr(first, "os_error", None) or first  # aiohttp wraps the OS error
             log.warning(
-                "opened %d of %d connections before the burst; the first failure: %r",
+                "opened %d of %d connections before the burst (%s: %s); the others' "
+                "requests connect after the barrier",
                 held.opened,
                 count,
-                failed[0],
+                type(cause).__name__,
+                getattr(cause, "strerror", None) or cause,
             )
         return held
 
