@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the test suite needs and run it: lint, then pytest.
+# Set up everything the test suite needs and run it: lint, types, then pytest.
 # Every server the tests use (moto S3, the simulated endpoint, recording targets,
 # Prometheus and its Pushgateway) is started by the tests themselves on 127.0.0.1.
 set -euo pipefail
@@ -44,5 +44,7 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/lint-imports
+# Types, strict ([tool.mypy] in pyproject.toml); .mypy_cache makes a re-run take seconds.
+.venv/bin/mypy
 # -rs: every skipped test is listed with its reason at the end, never skipped silently.
 exec .venv/bin/python -m pytest -rs "$@"

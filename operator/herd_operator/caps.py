@@ -79,7 +79,7 @@ def caps_from_environment(environ: Mapping[str, str]) -> Caps:
         if not value > 0 or not math.isfinite(value):
             raise ValueError(f"{variable}={text!r} must be positive")
         values[name] = value
-    return Caps(**values)  # type: ignore[arg-type]
+    return Caps(**values)  # type: ignore[arg-type]  # each value's type follows its name
 
 
 def planned_requests(spec: LoadTestSpec) -> int | None:

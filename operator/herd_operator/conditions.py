@@ -4,32 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from herd.api.status import ConditionType, Reason, RunResults
+from herd.api.status import Condition, ConditionStatus, ConditionType, Reason, RunResults
 
-_IN_PROGRESS = ("Unknown", Reason.IN_PROGRESS)
+_IN_PROGRESS: tuple[ConditionStatus, Reason] = ("Unknown", Reason.IN_PROGRESS)
 
 
 def _condition(
     kind: ConditionType,
-    value: str,
+    value: ConditionStatus,
     reason: Reason,
     message: str,
     previous: dict[str, dict[str, Any]],
     now: str,
     generation: int | None,
-) -> dict[str, Any]:
+) -> Condition:
     before = previous.get(kind.value, {})
     changed = before.get("status") != value
-    condition = {
-        "type": kind.value,
-        "status": value,
-        "reason": reason.value,
-        "message": message,
-        "lastTransitionTime": now if changed else before.get("lastTransitionTime", now),
-    }
-    if generation is not None:
-        condition["observedGeneration"] = generation
-    return condition
+    return Condition(
+        type=kind,
+        status=value,
+        reason=reason,
+        message=message,
+        last_transition_time=now if changed else before.get("lastTransitionTime", now),
+        observed_generation=generation,
+    )
 
 
 def failed_thresholds(results: RunResults) -> str:
@@ -49,11 +47,14 @@ def run_conditions(
     now: str,
     generation: int | None,
     waiting: tuple[Reason, str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """``Succeeded``, ``Failed`` and ``ThresholdsPassed``; a condition's
     ``lastTransitionTime`` moves only when its status changes. ``waiting``: why a run
     in progress has not started yet (its reason replaces ``InProgress``)."""
     before = {condition.get("type", ""): condition for condition in previous}
+    succeeded: tuple[ConditionStatus, Reason]
+    failed: tuple[ConditionStatus, Reason]
+    thresholds: tuple[ConditionStatus, Reason, str]
     if phase == "Succeeded":
         succeeded, failed = ("True", Reason.COMPLETED), ("False", Reason.COMPLETED)
         message = ""
@@ -67,8 +68,9 @@ def run_conditions(
         succeeded, failed, message = _IN_PROGRESS, _IN_PROGRESS, ""
     if phase == "Succeeded" and results is not None:
         passed = results.verdict == "passed"
+        met: ConditionStatus = "True" if passed else "False"
         thresholds = (
-            "True" if passed else "False",
+            met,
             Reason.THRESHOLDS_MET if passed else Reason.THRESHOLDS_FAILED,
             failed_thresholds(results),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from herd.api.status import RunResults, RunSummary
+from herd.api.status import RunResults, RunSummary, Verdict
 
 
 def seconds_text(seconds: float) -> str:
@@ -15,7 +15,7 @@ def ratio_text(ratio: float) -> str:
     return f"{ratio * 100:.2f}%"
 
 
-def run_summary(run_name: str, results: RunResults | None, verdict: str | None) -> RunSummary:
+def run_summary(run_name: str, results: RunResults | None, verdict: Verdict | None) -> RunSummary:
     latency = results.latency if results else None
     return RunSummary(
         run=run_name,
@@ -24,7 +24,7 @@ def run_summary(run_name: str, results: RunResults | None, verdict: str | None) 
         if results and results.error_rate is not None
         else None,
         workers=results.workers.distinct if results else None,
-        verdict=verdict,  # type: ignore[arg-type]
+        verdict=verdict,
     )
 
 

@@ -15,6 +15,7 @@ operator (or a test) builds its own set without module-level state.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -24,10 +25,23 @@ from herd.api.spec import API_GROUP, API_VERSION
 from herd_operator.naming import RUN_LABEL
 from herd_operator.reconcilers import Reconcilers, RunnerObjects, loadtest_key, run_key
 
+RunnerIndex = kopf.Index[tuple[str, str], dict[str, Any]]
+"""Runner Jobs (or pods) by (namespace, run name), as snapshots of their bodies."""
 
-def _runner_objects(
-    namespace: str, run: str, runner_jobs: kopf.Index, runner_pods: kopf.Index
-) -> RunnerObjects:
+
+def _namespaced(namespace: str | None) -> str:
+    """kopf types ``namespace`` for cluster-wide resources too; herd's are all namespaced."""
+    if namespace is None:
+        raise kopf.PermanentError("herd's resources are namespaced; this one has no namespace")
+    return namespace
+
+
+def _runner_objects(namespace: str, run: str, indexes: Mapping[str, Any]) -> RunnerObjects:
+    """The run's Job and pods from kopf's indexes, which kopf passes to every handler as
+    keyword arguments named after the index functions (so its handler protocols leave
+    them to ``**kwargs``)."""
+    runner_jobs: RunnerIndex = indexes["runner_jobs"]
+    runner_pods: RunnerIndex = indexes["runner_pods"]
     key = (namespace, run)
     jobs = list(runner_jobs.get(key, []))
     return RunnerObjects(job=jobs[0] if jobs else None, pods=list(runner_pods.get(key, [])))
@@ -56,59 +70,56 @@ def register(registry: kopf.OperatorRegistry, edge: Reconcilers, tick_seconds: f
     @kopf.on.resume(**loadtests, id="loadtest")
     @kopf.on.create(**loadtests, id="loadtest")
     @kopf.on.update(**loadtests, id="loadtest")
-    async def loadtest_changed(namespace: str, name: str, **_: Any) -> None:
-        await edge.loadtest(namespace, name)
+    async def loadtest_changed(namespace: str | None, name: str, **_: Any) -> None:
+        await edge.loadtest(_namespaced(namespace), name)
 
     @kopf.timer(**loadtests, id="loadtest-due", interval=tick_seconds)
-    async def loadtest_due(namespace: str, name: str, **_: Any) -> None:
-        if edge.requeue.is_due(loadtest_key(namespace, name)):
-            await edge.loadtest(namespace, name)
+    async def loadtest_due(namespace: str | None, name: str, **_: Any) -> None:
+        if edge.requeue.is_due(loadtest_key(_namespaced(namespace), name)):
+            await edge.loadtest(_namespaced(namespace), name)
 
     @kopf.on.event(**loadtests, id="loadtest-deleted")
-    def loadtest_event(type: str, namespace: str, name: str, **_: Any) -> None:
+    def loadtest_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
         if type == "DELETED":
-            edge.forget(loadtest_key(namespace, name))
+            edge.forget(loadtest_key(_namespaced(namespace), name))
 
     @kopf.index("batch", "v1", "jobs", **runner_objects, id="runner_jobs")
-    def runner_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
-        return {(namespace, labels[RUN_LABEL]): _snapshot(body)}
+    def runner_jobs(
+        namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(_namespaced(namespace), labels[RUN_LABEL]): _snapshot(body)}
 
     @kopf.index("v1", "pods", **runner_objects, id="runner_pods")
-    def runner_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict:
-        return {(namespace, labels[RUN_LABEL]): _snapshot(body)}
+    def runner_pods(
+        namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(_namespaced(namespace), labels[RUN_LABEL]): _snapshot(body)}
 
     @kopf.on.resume(**runs, id="run")
     @kopf.on.create(**runs, id="run")
     @kopf.on.update(**runs, id="run")
-    async def run_changed(
-        namespace: str, name: str, runner_jobs: kopf.Index, runner_pods: kopf.Index, **_: Any
-    ) -> None:
-        await edge.run(namespace, name, _runner_objects(namespace, name, runner_jobs, runner_pods))
+    async def run_changed(namespace: str | None, name: str, **indexes: Any) -> None:
+        namespace = _namespaced(namespace)
+        await edge.run(namespace, name, _runner_objects(namespace, name, indexes))
 
     @kopf.timer(**runs, id="run-due", interval=tick_seconds)
-    async def run_due(
-        namespace: str, name: str, runner_jobs: kopf.Index, runner_pods: kopf.Index, **_: Any
-    ) -> None:
+    async def run_due(namespace: str | None, name: str, **indexes: Any) -> None:
+        namespace = _namespaced(namespace)
         if edge.requeue.is_due(run_key(namespace, name)):
-            runners = _runner_objects(namespace, name, runner_jobs, runner_pods)
+            runners = _runner_objects(namespace, name, indexes)
             await edge.run(namespace, name, runners)
 
     @kopf.on.event(**runs, id="run-deleted")
-    def run_event(type: str, namespace: str, name: str, **_: Any) -> None:
+    def run_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
         if type == "DELETED":
-            edge.forget(run_key(namespace, name))
+            edge.forget(run_key(_namespaced(namespace), name))
 
     @kopf.on.event("batch", "v1", "jobs", **runner_objects, id="runner-job")
     @kopf.on.event("v1", "pods", **runner_objects, id="runner-pod")
-    async def runner_changed(
-        namespace: str,
-        labels: kopf.Labels,
-        runner_jobs: kopf.Index,
-        runner_pods: kopf.Index,
-        **_: Any,
-    ) -> None:
+    async def runner_changed(namespace: str | None, labels: kopf.Labels, **indexes: Any) -> None:
+        namespace = _namespaced(namespace)
         run = labels[RUN_LABEL]
-        await edge.run(namespace, run, _runner_objects(namespace, run, runner_jobs, runner_pods))
+        await edge.run(namespace, run, _runner_objects(namespace, run, indexes))
 
     @kopf.on.probe(id="runsByPhase", registry=registry)
     def runs_by_phase(**_: Any) -> dict[str, int]:

@@ -110,7 +110,7 @@ def _policy_env(run: RunObject, settings: RunnerSettings) -> list[dict[str, Any]
 
 
 def _container_env(runner: RunnerSpec) -> list[dict[str, Any]]:
-    fixed = [
+    fixed: list[dict[str, Any]] = [
         {"name": "HOME", "value": TMP_DIR},  # tools that write to ~ get the writable /tmp
         {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         # herd run --processes auto: one process per CPU the pod requests (rounded up to

@@ -125,7 +125,8 @@ class Kube:
             _preload_content=False,
             _request_timeout=self._timeout,
         )
-        return json.loads(response.data or b"{}")
+        document: dict[str, Any] = json.loads(response.data or b"{}")
+        return document
 
     async def _call(
         self, what: str, method: str, path: str, tolerate: tuple[int, ...] = (), **options: Any

@@ -41,7 +41,8 @@ class Precision:
 
     @property
     def counters(self) -> int:
-        return self.empty().counts_len
+        counters: int = self.empty().counts_len
+        return counters
 
 
 FULL = Precision(3, 1)
@@ -59,7 +60,8 @@ def decode(encoded: str) -> HdrHistogram:
 
 
 def encode(histogram: HdrHistogram) -> str:
-    return histogram.encode().decode("ascii")
+    encoded: bytes = histogram.encode()
+    return encoded.decode("ascii")
 
 
 def rebin(encoded: str, precision: Precision) -> str:

@@ -70,7 +70,8 @@ class JobState:
 
 
 def _runner_container(pod: dict[str, Any]) -> dict[str, Any]:
-    for container in status_of(pod).get("containerStatuses") or []:
+    containers: list[dict[str, Any]] = status_of(pod).get("containerStatuses") or []
+    for container in containers:
         if container.get("name") == CONTAINER:
             return container
     return {}

@@ -16,7 +16,15 @@ from typing import Any
 
 from herd.api.exits import exit_meaning
 from herd.api.loading import SpecError
-from herd.api.status import TERMINAL_PHASES, LoadTestRunStatus, Reason, RunnerCounts, RunResults
+from herd.api.status import (
+    TERMINAL_PHASES,
+    LoadTestRunStatus,
+    Phase,
+    Reason,
+    RunnerCounts,
+    RunResults,
+    Verdict,
+)
 from herd_operator.caps import NO_CAPS
 from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
@@ -55,7 +63,7 @@ class RunReconcile:
 
 @dataclass(frozen=True)
 class _Outcome:
-    phase: str
+    phase: Phase
     message: str
     failure: tuple[Reason, str] | None = None
     results: RunResults | None = None
@@ -103,7 +111,8 @@ def _finished(run: RunObject, runners: dict[int, RunnerState]) -> _Outcome:
             (Reason.RESULTS_MISSING, message),
             _partial_results(run, runners),
         )
-    results = merge_results(run.spec, [runners[i].summary for i in sorted(runners)])  # type: ignore[misc]
+    summaries = [s for i in sorted(runners) if (s := runners[i].summary) is not None]
+    results = merge_results(run.spec, summaries)  # every runner has one (missing: above)
     return _Outcome("Succeeded", headline(results), results=results)
 
 
@@ -169,12 +178,12 @@ def _counts(total: int, runners: dict[int, RunnerState]) -> RunnerCounts:
 
 
 def _ended_before_start(
-    body: dict[str, Any], phase: str, reason: Reason, message: str, now: str
+    body: dict[str, Any], phase: Phase, reason: Reason, message: str, now: str
 ) -> RunReconcile:
     generation = metadata(body).get("generation")
     previous = status_of(body)
     status = LoadTestRunStatus(
-        phase=phase,  # type: ignore[arg-type]
+        phase=phase,
         verdict="failed",
         message=message,
         observed_generation=generation,
@@ -299,14 +308,14 @@ def _status(
     stamp = rfc3339(now)
     terminal = outcome.phase in TERMINAL_PHASES
     results = outcome.results
-    verdict = None
+    verdict: Verdict | None = None
     if outcome.phase == "Succeeded" and results is not None:
         verdict = results.verdict
     elif outcome.phase in ("Failed", "Invalid"):
         verdict = "failed"
     status = LoadTestRunStatus(
-        phase=outcome.phase,  # type: ignore[arg-type]
-        verdict=verdict,  # type: ignore[arg-type]
+        phase=outcome.phase,
+        verdict=verdict,
         message=outcome.message,
         observed_generation=run.generation,
         conditions=run_conditions(

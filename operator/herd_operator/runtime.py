@@ -89,7 +89,9 @@ def kopf_settings(options: OperatorOptions) -> kopf.OperatorSettings:
 
 
 def _post_event(body: dict[str, Any], event: Event) -> None:
-    kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    # kopf posts for any object dict (it reads apiVersion, kind and metadata); its hint
+    # names only its own Body view of one.
+    kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
 
 
 async def run_operator(

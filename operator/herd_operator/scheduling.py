@@ -135,38 +135,41 @@ def next_action(
         message = "; ".join(problems)
         status = _loadtest_status(runs, None, {**keep, "phase": "Invalid"}, generation)
         status["message"] = message
-        events = (
+        warnings = (
             ()
             if previous.get("message") == message
             else (Event("Warning", "InvalidSpec", message),)
         )
-        return LoadTestDecision(status=status, events=events)
+        return LoadTestDecision(status=status, events=warnings)
 
     fields: dict[str, Any] = dict(keep)
     requests, events, upcoming = _due_requests(loadtest, body, now, fields)
     existing = {metadata(run).get("name") for run in runs}
     active = sorted((run for run in runs if _is_active(run)), key=_created)
-    policy = loadtest.spec.schedule.concurrency_policy if loadtest.spec.schedule else "Forbid"
-    create, delete, waiting = None, [], []
+    concurrency = loadtest.spec.schedule.concurrency_policy if loadtest.spec.schedule else "Forbid"
+    create: dict[str, Any] | None = None
+    delete: list[str] = []
+    waiting: list[RunRequest] = []
     for request in requests:
         if request.name in existing:  # started before (status not written yet): done
             _record(fields, request)
             continue
-        if create is not None or (active and policy == "Forbid"):
+        if create is not None or (active and concurrency == "Forbid"):
             if request.trigger == "schedule" and active:
+                assert request.scheduled_time is not None  # a schedule's request has its time
                 _record(fields, request)  # a CronJob skips a due time under Forbid
                 events.append(
                     Event(
                         "Normal",
                         "ScheduleSkipped",
-                        f"run due at {rfc3339(request.scheduled_time)} skipped: "  # type: ignore[arg-type]
+                        f"run due at {rfc3339(request.scheduled_time)} skipped: "
                         f"{metadata(active[-1]).get('name')} is still active (Forbid)",
                     )
                 )
             else:
                 waiting.append(request)
             continue
-        if active and policy == "Replace":
+        if active and concurrency == "Replace":
             delete.extend(metadata(run)["name"] for run in active)
             events.append(Event("Normal", "Replaced", f"stopping {', '.join(delete)} (Replace)"))
         create = build_run(loadtest, body, request)

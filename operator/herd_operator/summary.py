@@ -155,15 +155,12 @@ def summarize(report: Report, release_at: float | None = None) -> RunnerSummary:
         runners=report.runners,
         load_started_at=round(_load_started_at(report, release_at), 3),
         load_seconds=round(report.duration_seconds, 6),
-        requests=tuple(
-            _count(n)
-            for n in (
-                requests.planned,
-                requests.sent,
-                requests.ok,
-                requests.failed,
-                requests.never_sent,
-            )
+        requests=(
+            _count(requests.planned),
+            _count(requests.sent),
+            _count(requests.ok),
+            _count(requests.failed),
+            _count(requests.never_sent),
         ),
         errors=fold(report.errors, MAX_ERROR_CLASSES, MAX_NAME_CHARS),
         never_sent=fold(report.never_sent_reasons, MAX_NEVER_SENT_REASONS, MAX_NAME_CHARS),

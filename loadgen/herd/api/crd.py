@@ -27,7 +27,7 @@ _NAME_SCHEMA = {
     },
 }
 
-_SUMMARY_COLUMNS = [
+_SUMMARY_COLUMNS: list[dict[str, Any]] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {
         "name": "P95",
@@ -49,13 +49,18 @@ _SUMMARY_COLUMNS = [
     },
     {"name": "Verdict", "type": "string", "jsonPath": ".status.summary.verdict"},
 ]
-_AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_AGE_COLUMN: dict[str, Any] = {
+    "name": "Age",
+    "type": "date",
+    "jsonPath": ".metadata.creationTimestamp",
+}
 
 
 def _status_schema(model: type[BaseModel]) -> dict[str, Any]:
     # The operator writes status in several patches (and kopf keeps its own notes
     # there), so no status field is required at the schema level.
-    return _without_required(structural_schema(model))
+    schema: dict[str, Any] = _without_required(structural_schema(model))
+    return schema
 
 
 def _without_required(node: Any) -> Any:
@@ -66,7 +71,9 @@ def _without_required(node: Any) -> Any:
     return node
 
 
-def _object_schema(description: str, spec: dict[str, Any], status: dict[str, Any]) -> dict:
+def _object_schema(
+    description: str, spec: dict[str, Any], status: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "description": description,
         "type": "object",

@@ -88,8 +88,8 @@ def credential_word(name: str) -> str | None:
     for part in _CREDENTIAL_PARTS:
         if part in lowered:
             return part
-    for word in _WORD.findall(name):
-        word = word.lower()
+    words: list[str] = _WORD.findall(name)
+    for word in map(str.lower, words):
         if word in _CREDENTIAL_WORDS or word.startswith(_CREDENTIAL_PREFIXES):
             return word
     return None

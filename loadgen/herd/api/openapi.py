@@ -63,7 +63,7 @@ class _WireDefaults(GenerateJsonSchema):
         if "default_factory" in schema:
             if schema.get("default_factory_takes_data"):
                 return json_schema
-            default = schema["default_factory"]()  # type: ignore[call-arg]
+            default = schema["default_factory"]()  # type: ignore[call-arg]  # takes no data
         else:
             default = schema.get("default")
         if default is not None:

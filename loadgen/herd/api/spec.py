@@ -80,7 +80,7 @@ class WorkerIdSpec(ApiModel):
     def _a_json_path_to_no_credential(cls, json_path: str | None) -> str | None:
         if json_path is None:
             return None
-        from jsonpath_ng import parse as parse_json_path
+        from jsonpath_ng.parser import parse as parse_json_path
 
         try:
             parse_json_path(json_path)
@@ -313,7 +313,7 @@ class ProbeFields(ApiModel):
 
     @model_validator(mode="after")
     def _paths_parse(self) -> ProbeFields:
-        from jsonpath_ng import parse as parse_json_path
+        from jsonpath_ng.parser import parse as parse_json_path
 
         for name, path in self:
             try:

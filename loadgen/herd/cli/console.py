@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from herd.api.report import Report
-from herd.engine.run import LoadRun
+from herd.engine.live import LiveRun
 
 _REFRESH_SECONDS = 0.25
 
 
-def _progress_line(run: LoadRun) -> Text:
+def _progress_line(run: LiveRun) -> Text:
     recorder = run.recorder
     elapsed = run.elapsed()
     if recorder is None:
@@ -35,7 +35,7 @@ def _progress_line(run: LoadRun) -> Text:
     return Text(line)
 
 
-async def show_progress(run: LoadRun, console: Console) -> None:
+async def show_progress(run: LiveRun, console: Console) -> None:
     """Redraw the progress line until cancelled; only used on a terminal."""
     with Live(_progress_line(run), console=console, transient=True, auto_refresh=False) as live:
         while True:
@@ -77,7 +77,7 @@ def summary(report: Report) -> Group:
                 for c in ("p50", "p90", "p95", "p99", "max", "mean")
             )
         )
-    parts: list = [
+    parts: list[RenderableType] = [
         Text(f"herd run {report.run_id}: {report.pattern} against {report.target}"),
         counts,
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -23,7 +24,7 @@ def comparison(runs: list[DemoRun]) -> Table:
     for run in runs:
         table.add_column(run.title)
 
-    def row(label: str, value) -> None:
+    def row(label: str, value: Callable[[DemoRun], str]) -> None:
         table.add_row(label, *(value(run) for run in runs))
 
     row("calls reached the endpoint within", lambda r: _seconds(r.truth.arrival_spread))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -37,11 +38,15 @@ from herd.metrics import MetricsSettings, PushSettings, exporting
 PROCESS_COMMAND = (sys.executable, "-m", "herd.cli", "_process")
 
 
-class _ProcessesType(click.ParamType):
+class _ProcessesType(click.ParamType[Processes]):
     name = "N|auto"
 
-    def convert(self, value, param, ctx) -> Processes:
-        if value == "auto" or isinstance(value, int):
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Processes:
+        if value == "auto":
+            return "auto"
+        if isinstance(value, int):
             return value
         try:
             return parse_processes(value)
@@ -49,7 +54,7 @@ class _ProcessesType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def _event_loop_factory():
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
@@ -350,7 +355,7 @@ def _html(report: Report) -> str:
 
 async def _execute(
     load_run: LoadRun | MultiProcessRun, console: Console | None, metrics: MetricsSettings
-):
+) -> Report:
     progress = None
     if console is not None:
         from herd.cli.console import show_progress

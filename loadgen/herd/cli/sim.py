@@ -18,12 +18,14 @@ from herd.sim.config import SCALERS, SimConfig, setting_fields
 from herd.sim.server import SimServer, serve_until_signalled
 
 
-class DurationType(click.ParamType):
+class DurationType(click.ParamType[float]):
     """150s, 2m, 250ms, 1h30m, or plain seconds."""
 
     name = "duration"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float):
             return value
         try:
@@ -40,7 +42,7 @@ def _plain_seconds(text: str) -> str | float:
         return text
 
 
-_TYPES: dict[str, click.ParamType] = {
+_TYPES: dict[str, click.ParamType[Any]] = {
     "duration": DurationType(),
     "fraction": click.FLOAT,
     "count": click.INT,

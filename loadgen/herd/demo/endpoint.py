@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from herd.demo.services import ServerProcess, child_server, free_port
@@ -12,7 +13,7 @@ from herd.demo.services import ServerProcess, child_server, free_port
 _CONTROL_TIMEOUT = 10.0
 
 
-def sim_endpoint(flags: list[str]):
+def sim_endpoint(flags: list[str]) -> AbstractContextManager[ServerProcess]:
     """``herd sim`` on 127.0.0.1 with ``flags``, for the duration of a ``with`` block."""
     port = free_port()
     command = [

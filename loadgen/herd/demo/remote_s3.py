@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+_SESSION = web.AppKey("session", aiohttp.ClientSession)
 
 
 def build_app(upstream: str, latency: float) -> web.Application:
-    async def session_context(app: web.Application):
-        app["session"] = aiohttp.ClientSession(
+    async def session_context(app: web.Application) -> AsyncIterator[None]:
+        app[_SESSION] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), auto_decompress=False
         )
         yield
-        await app["session"].close()
+        await app[_SESSION].close()
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
@@ -34,7 +36,7 @@ def build_app(upstream: str, latency: float) -> web.Application:
         # Keep the client's Host header: the request is signed for it.
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers["Host"] = request.headers.get("Host", "")
-        async with request.app["session"].request(
+        async with request.app[_SESSION].request(
             request.method,
             upstream + request.path_qs,
             headers=headers,

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 LOOPBACK = "127.0.0.1"
@@ -32,10 +33,13 @@ FAKE_AWS_ENV = {
 def free_port(host: str = LOOPBACK) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until_serving(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+def wait_until_serving(
+    url: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``url`` until any HTTP answer comes back; bounded by ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -54,14 +58,14 @@ def wait_until_serving(url: str, timeout: float, process: subprocess.Popen | Non
 
 @dataclass
 class ServerProcess:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     url: str
 
     def stop(self) -> None:
         stop_process(self.process, _STOP_TIMEOUT)
 
 
-def stop_process(process: subprocess.Popen, timeout: float) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM, and SIGKILL if it has not exited within ``timeout`` seconds."""
     if process.poll() is None:
         process.terminate()
@@ -97,14 +101,16 @@ def child_server(
         server.stop()
 
 
-def moto_s3_server(host: str = LOOPBACK, port: int | None = None):
+def moto_s3_server(
+    host: str = LOOPBACK, port: int | None = None
+) -> AbstractContextManager[ServerProcess]:
     """moto's S3 server in a child process."""
     port = port or free_port(host)
     command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
     return child_server(command, port, env=FAKE_AWS_ENV)
 
 
-def remote_s3_proxy(upstream: str, latency: float):
+def remote_s3_proxy(upstream: str, latency: float) -> AbstractContextManager[ServerProcess]:
     """A latency-adding proxy in front of ``upstream`` (see ``herd.demo.remote_s3``)."""
     port = free_port()
     command = [

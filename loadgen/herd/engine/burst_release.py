@@ -28,7 +28,7 @@ from herd.engine.records import now
 
 log = logging.getLogger(__name__)
 
-_CORK = getattr(socket, "TCP_CORK", None)
+_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
 class HeldBurst:
@@ -87,6 +87,8 @@ class HeldBurst:
     def let_go(self) -> None:
         """Send what every corked connection holds, stamping when each one went."""
         corked, self._corked = self._corked, []
+        if _CORK is None:  # nothing was corked
+            return
         let_go_at = self._let_go_at
         for protocol, sock in corked:
             with suppress(OSError):  # closed meanwhile: its request opened another

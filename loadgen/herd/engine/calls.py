@@ -179,7 +179,7 @@ class Caller:
         self._worker_ids = WorkerIds()
         self._json_path = None
         if settings.worker_json_path:
-            from jsonpath_ng import parse as parse_json_path
+            from jsonpath_ng.parser import parse as parse_json_path
 
             self._json_path = parse_json_path(settings.worker_json_path)
         # Set by the dispatcher just before it cancels requests, so aborted
@@ -290,8 +290,8 @@ class Caller:
         record.pool_wait = now() - queued
 
     def _read_json_fields(self, record: RequestRecord, payload: bytes) -> None:
-        wants_worker = record.worker is None and self._json_path is not None
-        if not wants_worker and _DELAY_MARKER not in payload and _EXECUTION_MARKER not in payload:
+        json_path = self._json_path if record.worker is None else None
+        if json_path is None and _DELAY_MARKER not in payload and _EXECUTION_MARKER not in payload:
             return
         try:
             document = json.loads(payload)
@@ -299,8 +299,8 @@ class Caller:
             return
         if not isinstance(document, dict):
             return
-        if wants_worker:
-            matches = self._json_path.find(document)
+        if json_path is not None:
+            matches = json_path.find(document)
             if matches and matches[0].value is not None:
                 record.worker = self._worker_ids.from_json(matches[0].value)
         record.delay = _milliseconds(document.get("delayTime"))

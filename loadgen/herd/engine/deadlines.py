@@ -14,6 +14,7 @@ An expired request's task is cancelled, as ``asyncio.timeout`` would do it, with
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from herd.engine.records import RequestRecord, now
 
@@ -27,7 +28,7 @@ class Deadlines:
 
     def __init__(self, timeout: float):
         self.timeout = timeout
-        self._running: dict[RequestRecord, asyncio.Task] = {}
+        self._running: dict[RequestRecord, asyncio.Task[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         # Passed to current_task, which otherwise looks the running loop up each time.
         self._loop = asyncio.get_running_loop()
@@ -35,6 +36,7 @@ class Deadlines:
     def start(self, record: RequestRecord, at: float) -> None:
         """Cancel the calling task if ``record`` is still running ``timeout`` after ``at``."""
         record.deadline = deadline = at + self.timeout
+        # Called from the request's own task, so never None (and no check per request).
         self._running[record] = asyncio.current_task(self._loop)  # type: ignore[assignment]
         if self._timer is None:
             self._arm(deadline)

@@ -49,7 +49,7 @@ class Dispatcher:
         self._runner_index = runner_index
         self._inline_stager = inline_stager
         self._prestaged = prestaged
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.launched = 0
         self.stop_reason: str | None = None  # set once: nothing new is sent after it
         self.stopping = False  # stop_reason is set: read before every request, so a plain flag
@@ -92,7 +92,7 @@ class Dispatcher:
             )
         )
 
-    def track(self, task: asyncio.Task) -> None:
+    def track(self, task: asyncio.Task[None]) -> None:
         """Register a task whose requests must be drained or aborted with the rest."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -184,7 +184,7 @@ class Dispatcher:
         """Wait until no request is active; False if the timeout or ``interrupt`` came first."""
         deadline = None if timeout is None else now() + timeout
         while self._tasks:
-            waiters = set(self._tasks)
+            waiters: set[asyncio.Task[Any]] = set(self._tasks)
             interrupt_waiter = None
             if interrupt is not None:
                 if interrupt.is_set():

@@ -42,9 +42,9 @@ def new_hdr() -> HdrHistogram:
 _SHAPE = new_hdr()
 # A lowest value of 1 µs makes hdrh's unit magnitude 0, which the index arithmetic assumes.
 assert _SHAPE.unit_magnitude == 0
-_COUNTERS = _SHAPE.counts_len
-_HALF_MAGNITUDE = _SHAPE.sub_bucket_half_count_magnitude
-_SUB_BUCKET_MASK = _SHAPE.sub_bucket_mask
+_COUNTERS: int = _SHAPE.counts_len
+_HALF_MAGNITUDE: int = _SHAPE.sub_bucket_half_count_magnitude
+_SUB_BUCKET_MASK: int = _SHAPE.sub_bucket_mask
 _SUB_BUCKET_BITS = _HALF_MAGNITUDE + 1
 del _SHAPE
 
@@ -143,7 +143,8 @@ class Histogram:
             hdr.total_count = total
             hdr.min_value = lowest[bisect_left(running, 1)]
             hdr.max_value = lowest[bisect_left(running, total)]
-        return hdr.encode().decode("ascii")
+        encoded: bytes = hdr.encode()
+        return encoded.decode("ascii")
 
     def merge(self, other: Histogram) -> None:
         self._counts = array("q", map(operator.add, self._counted(), other._counted()))

@@ -132,7 +132,9 @@ async def run_rate(
             got = await _wait_for_slot(slots, limit)
             backlog.until = now()
             if got and dispatcher.stopping:
-                slots.release()
+                # mypy keeps ``stopping`` narrowed to False across the await (python/mypy#9457),
+                # but a stop may come while this waits for a slot.
+                slots.release()  # type: ignore[unreachable]
                 return
             if not got and limit < ends_at:
                 dispatcher.never_sent(POOL_TIMEOUT)

@@ -16,8 +16,9 @@ import random
 from collections.abc import Mapping
 
 import aiohttp
-from jsonpath_ng import parse as parse_json_path
+from jsonpath_ng.parser import parse as parse_json_path
 
+from herd.api import report
 from herd.api.spec import ScalingProbeSpec
 from herd.engine.calls import without_retries
 from herd.engine.env_expansion import MissingVariable, Redactor, expand_headers, expand_url
@@ -36,6 +37,9 @@ FIELDS = (
     "jobs_in_queue",
     "jobs_in_progress",
 )
+
+Sample = dict[str, float | None]
+"""``t`` (seconds since the run started), then each of ``FIELDS`` (None: not a number)."""
 
 
 class ScalingProbe:
@@ -58,7 +62,7 @@ class ScalingProbe:
         self._paths = {name: parse_json_path(getattr(spec.fields, name)) for name in FIELDS}
         self._started = started
         self._max_samples = math.ceil(max_duration / spec.interval) + 2
-        self.series: list[dict] = []
+        self.series: list[Sample] = []
         self.failures = 0
         self.errors: dict[str, int] = {}
 
@@ -100,7 +104,7 @@ class ScalingProbe:
         except ValueError:
             self._failed("not_json")
             return
-        sample: dict = {"t": at}
+        sample: Sample = {"t": at}
         for name, path in self._paths.items():
             matches = path.find(document)
             value = matches[0].value if matches else None
@@ -113,20 +117,22 @@ class ScalingProbe:
         self.failures += 1
         self.errors[reason] = self.errors.get(reason, 0) + 1
 
-    def summary(self) -> dict:
+    def summary(self) -> report.ScalingProbe:
         def peak(name: str) -> float | None:
-            values = [s[name] for s in self.series if s[name] is not None]
+            values = [value for s in self.series if (value := s[name]) is not None]
             return max(values) if values else None
 
-        return {
-            "samples": len(self.series),
-            "failures": self.failures,
-            "errors": dict(self.errors),
-            "interval_seconds": self.spec.interval,
-            "max_workers_running": peak("workers_running"),
-            "max_in_queue": peak("jobs_in_queue"),
-            "series": self.series,
-        }
+        return report.ScalingProbe.model_validate(
+            {
+                "samples": len(self.series),
+                "failures": self.failures,
+                "errors": dict(self.errors),
+                "interval_seconds": self.spec.interval,
+                "max_workers_running": peak("workers_running"),
+                "max_in_queue": peak("jobs_in_queue"),
+                "series": self.series,
+            }
+        )
 
 
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes | None:

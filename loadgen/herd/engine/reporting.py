@@ -13,6 +13,7 @@ from herd.api.report import (
     Report,
     Requests,
     Responses,
+    ScalingProbe,
     ThresholdResult,
     Timeline,
     TimelineBucket,
@@ -49,7 +50,7 @@ class RunFacts:
     loop_lag: Histogram
     stopped: str | None
     staging_seconds: float
-    scaling_probe: dict | None = None
+    scaling_probe: ScalingProbe | None = None
 
 
 def _percentiles(histogram: Histogram) -> Percentiles | None:

@@ -23,6 +23,7 @@ from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import aiohttp
 
@@ -185,7 +186,7 @@ class LoadRun:
         if self.options.request_log is not None:
             recorder.listeners.append(RequestLog(self.options.request_log, self._started))
         loop_lag = self.loop_lag = Histogram()
-        monitor: asyncio.Task | None = None
+        monitor: asyncio.Task[None] | None = None
         guard = self._target_guard()
         probe = self.probe = self._scaling_probe(guard)
         if guard is not None:
@@ -206,14 +207,15 @@ class LoadRun:
                         guard=guard,
                     )
                 )
-                stager = None
+                stager: Stager | None = None
                 if uploads is not None:
+                    assert self.upload_stats is not None  # made with the uploads, in __init__
                     key_prefix = f"{uploads.prefix}{self.run_id}/"
                     stager = await stack.enter_async_context(
                         Stager(uploads, key_prefix, self.upload_stats, guard)
                     )
                 prestaged: dict[int, list[StagedObject] | StagingFailed] | None = None
-                if stager is not None and uploads.mode == "prestage":
+                if stager is not None and stager.spec.mode == "prestage":
                     prestaged = {}
                 caller = Caller(
                     session,
@@ -235,7 +237,7 @@ class LoadRun:
                     dispatcher.stop(self.stopped or "stopped")
                 try:
                     async with asyncio.timeout(spec.load.max_duration) as deadline:
-                        if prestaged is not None:
+                        if stager is not None and prestaged is not None:
                             await self._prestage(stager, prestaged)
                         await self._wait_for_release(
                             partial(self._hold_burst, caller, session, settings.url)
@@ -259,7 +261,7 @@ class LoadRun:
                 cpu_during_load = time.process_time() - cpu_at_load_start
                 await _stop(monitor)
                 await _stop(probing)
-                if stager is not None and uploads.cleanup:
+                if stager is not None and stager.spec.cleanup:
                     self.phase = "cleaning up"
                     await stager.cleanup()
         finally:
@@ -357,7 +359,9 @@ class LoadRun:
         )
         return settings, renderer
 
-    async def _prestage(self, stager: Stager, prestaged: dict) -> None:
+    async def _prestage(
+        self, stager: Stager, prestaged: dict[int, list[StagedObject] | StagingFailed]
+    ) -> None:
         self.phase = "staging"
         indices = self.plan.indices or range(0)
 
@@ -431,6 +435,7 @@ class LoadRun:
         ends_at = start + load.load_seconds if load.load_seconds else None
         ceiling = self._request_ceiling()
         if plan.pattern == "burst":
+            assert plan.indices is not None  # a burst's and a rate's are known up front
             issuing = patterns.run_burst(dispatcher, plan.indices, asyncio.Event())
         elif plan.pattern == "concurrency":
             issuing = patterns.run_concurrency(
@@ -443,6 +448,7 @@ class LoadRun:
             )
         else:
             pool_timeout = self.loadtest.spec.target.pool_timeout
+            assert plan.indices is not None
             issuing = patterns.run_rate(dispatcher, load, plan.indices, pool_timeout, start)
         issuer = asyncio.ensure_future(issuing)
         try:
@@ -479,7 +485,7 @@ class LoadRun:
         share = self.options.share
         return range(share.offset, cap, share.stride)
 
-    async def _until_stop(self, work: asyncio.Future) -> bool:
+    async def _until_stop(self, work: asyncio.Future[Any]) -> bool:
         """Await ``work`` unless a stop comes first; True when the work finished."""
         stop = asyncio.ensure_future(self._stop_requested.wait())
         try:
@@ -516,7 +522,7 @@ def _expanded_fields(spec: LoadTestSpec) -> list[tuple[str, str]]:
     return fields
 
 
-async def _stop(task: asyncio.Task | None) -> None:
+async def _stop(task: asyncio.Task[None] | None) -> None:
     if task is not None and not task.done():
         task.cancel()
     if task is not None:

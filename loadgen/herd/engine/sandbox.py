@@ -244,7 +244,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        sizes = {
+        sizes: dict[str, Callable[..., int | None]] = {
             "center": _center_size,
             "indent": _indent_size,
             "replace": _replace_size,

@@ -18,6 +18,8 @@ import random
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import aioboto3
 import aiohttp
@@ -35,6 +37,10 @@ from herd.engine.errors import ConfigError
 from herd.engine.histogram import Histogram
 from herd.engine.records import now
 from herd.engine.target_policy import TargetGuard
+
+if TYPE_CHECKING:  # the stubs are a test dependency, absent from the image
+    from aiobotocore.session import ClientCreatorContext
+    from types_aiobotocore_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +188,8 @@ class Stager:
         self._key_prefix = key_prefix
         self._semaphore = asyncio.Semaphore(spec.concurrency)
         self._contents = _Contents(spec)
-        self._client = None
-        self._client_context = None
+        self._client: S3Client | None = None
+        self._client_context: ClientCreatorContext[S3Client] | None = None
         self._keys: list[str] = []
         self._fatal: str | None = None
 
@@ -209,7 +215,13 @@ class Stager:
         self._client = await self._client_context.__aenter__()
         return self
 
-    def _guarded(self) -> dict:
+    @property
+    def _s3(self) -> S3Client:
+        if self._client is None:
+            raise RuntimeError("the Stager's S3 client is open only inside `async with`")
+        return self._client
+
+    def _guarded(self) -> dict[str, Any]:
         """Under the operator's target policy the S3 client goes only where the spec says:
         no proxy or endpoint from the environment (a Secret could set them), and its
         look-ups held to the policy (an IP literal endpoint is checked up front)."""
@@ -221,9 +233,14 @@ class Stager:
             "ignore_configured_endpoint_urls": True,
         }
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self._client_context is not None:
-            await self._client_context.__aexit__(*exc_info)
+            await self._client_context.__aexit__(exc_type, exc, traceback)
 
     async def stage(self, request_index: int) -> list[StagedObject]:
         """Upload the objects of one request; raises StagingFailed."""
@@ -231,10 +248,12 @@ class Stager:
             raise StagingFailed(self._fatal)
         jobs = [self._upload(request_index, j) for j in range(self.spec.per_request)]
         results = await asyncio.gather(*jobs, return_exceptions=True)
+        staged: list[StagedObject] = []
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return list(results)  # type: ignore[arg-type]
+            staged.append(result)
+        return staged
 
     async def _upload(self, request_index: int, j: int) -> StagedObject:
         spec, stats = self.spec, self.stats
@@ -258,7 +277,7 @@ class Stager:
                 stats.in_flight += 1
                 stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
                 try:
-                    await self._client.put_object(
+                    await self._s3.put_object(
                         Bucket=spec.bucket, Key=key, Body=body, ContentType=content_type
                     )
                     reason = None
@@ -305,7 +324,7 @@ class Stager:
         uri = f"s3://{bucket}/{key}"
         url = uri
         if self.spec.url == "presigned":
-            url = await self._client.generate_presigned_url(
+            url = await self._s3.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": bucket, "Key": key},
                 ExpiresIn=int(self.spec.url_expiry),
@@ -319,7 +338,7 @@ class Stager:
             async with asyncio.timeout(timeout):
                 for start in range(0, len(keys), _DELETE_BATCH):
                     batch = keys[start : start + _DELETE_BATCH]
-                    response = await self._client.delete_objects(
+                    response = await self._s3.delete_objects(
                         Bucket=self.spec.bucket,
                         Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
                     )

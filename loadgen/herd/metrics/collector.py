@@ -17,12 +17,12 @@ from prometheus_client.registry import Collector
 
 from herd import __version__
 from herd.api.report import Report
+from herd.engine.live import LiveRun
 from herd.engine.multicore.merge import LOST_REASON
 from herd.engine.recorder import OTHER_WORKERS, Recorder
-from herd.engine.run import LoadRun
 from herd.metrics.buckets import DURATION_BUCKETS, WAIT_BUCKETS, as_buckets, hdr_buckets
 from herd.metrics.families import LabelledFamilies
-from herd.metrics.outcomes import RequestOutcomes
+from herd.metrics.outcomes import OutcomeSnapshots
 
 # Workers named in labels; later ones are folded into "other" so an endpoint that
 # answers with a fresh id per response cannot flood Prometheus with series.
@@ -39,7 +39,7 @@ _PROBE_WORKERS = {
 _PROBE_JOBS = {"in_queue": "jobs_in_queue", "in_progress": "jobs_in_progress"}
 
 
-def run_identity(load_run: LoadRun) -> dict[str, str]:
+def run_identity(load_run: LiveRun) -> dict[str, str]:
     """The labels every series of this run carries."""
     metadata = load_run.loadtest.metadata
     return {
@@ -53,8 +53,8 @@ def run_identity(load_run: LoadRun) -> dict[str, str]:
 class RunCollector(Collector):
     def __init__(
         self,
-        load_run: LoadRun,
-        outcomes: RequestOutcomes,
+        load_run: LiveRun,
+        outcomes: OutcomeSnapshots,
         worker_labels: int = DEFAULT_WORKER_LABELS,
     ):
         self._run = load_run
@@ -277,7 +277,9 @@ class RunCollector(Collector):
         latest = probe.series[-1] if probe.series else {}
 
         def states(fields: dict[str, str]) -> list[tuple[tuple[str], float]]:
-            return [((s,), latest[k]) for s, k in fields.items() if latest.get(k) is not None]
+            return [
+                ((s,), value) for s, k in fields.items() if (value := latest.get(k)) is not None
+            ]
 
         return [
             f.gauge(

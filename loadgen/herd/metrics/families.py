@@ -27,10 +27,14 @@ class LabelledFamilies:
         self._names = list(identity)
         self._values = list(identity.values())
 
-    def counter(self, name: str, doc: str, samples: Samples, labels: Sequence[str] = ()):
+    def counter(
+        self, name: str, doc: str, samples: Samples, labels: Sequence[str] = ()
+    ) -> Metric | None:
         return self._fill(CounterMetricFamily(name, doc, labels=[*self._names, *labels]), samples)
 
-    def gauge(self, name: str, doc: str, samples: Samples, labels: Sequence[str] = ()):
+    def gauge(
+        self, name: str, doc: str, samples: Samples, labels: Sequence[str] = ()
+    ) -> Metric | None:
         return self._fill(GaugeMetricFamily(name, doc, labels=[*self._names, *labels]), samples)
 
     def histogram(
@@ -50,7 +54,9 @@ class LabelledFamilies:
         family.add_metric(self._values, dict(value))
         return family
 
-    def _fill(self, family: Metric, samples: Samples) -> Metric | None:
+    def _fill(
+        self, family: CounterMetricFamily | GaugeMetricFamily, samples: Samples
+    ) -> Metric | None:
         for values, value in samples:
             family.add_metric([*self._values, *values], value)
         return family if family.samples else None

@@ -11,9 +11,23 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import Protocol
 
 from herd.engine.records import RequestRecord
 from herd.metrics.buckets import DURATION_BUCKETS
+
+Snapshot = dict[str, tuple[list[int], float]]
+"""Per code: cumulative counts for each bound then +Inf, and the sum of durations."""
+
+
+class OutcomeSnapshots(Protocol):
+    """What ``/metrics`` reads of the outcomes: this process's (``RequestOutcomes``), or
+    a runner's processes' added up (``herd.metrics.processes.MergedOutcomes``)."""
+
+    @property
+    def bounds(self) -> tuple[float, ...]: ...
+
+    def snapshot(self) -> Snapshot: ...
 
 
 class RequestOutcomes:
@@ -29,8 +43,9 @@ class RequestOutcomes:
     def __init__(self, bounds: Sequence[float] = DURATION_BUCKETS):
         self._bounds = tuple(bounds)
         # Keyed by the status (int) or the error class (str): building the label
-        # string waits for the scrape. Each value: [sum, bucket 0, …, bucket +Inf].
-        self._by_key: dict[int | str, list] = {}
+        # string waits for the scrape. Each value: [sum, bucket 0, …, bucket +Inf]
+        # (the counts are ints; one flat list keeps the per-request update cheap).
+        self._by_key: dict[int | str, list[float]] = {}
 
     @property
     def bounds(self) -> tuple[float, ...]:
@@ -48,11 +63,12 @@ class RequestOutcomes:
 
     def snapshot(self) -> dict[str, tuple[list[int], float]]:
         """Per code: cumulative counts for each bound then +Inf, and the sum of durations."""
-        result = {}
+        result: dict[str, tuple[list[int], float]] = {}
         for key, tally in self._by_key.items():
-            cumulative, running = [], 0
+            cumulative: list[int] = []
+            running = 0
             for count in tally[1:]:
-                running += count
+                running += int(count)
                 cumulative.append(running)
             code = str(key) if isinstance(key, int) else key
             result[code] = (cumulative, tally[0])

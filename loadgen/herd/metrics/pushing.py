@@ -84,7 +84,7 @@ class Pusher:
         self._registry = registry
         self._where = urlsplit(settings.url).netloc.rpartition("@")[2]  # never log credentials
         self._session: aiohttp.ClientSession | None = None
-        self._periodic: asyncio.Task | None = None
+        self._periodic: asyncio.Task[None] | None = None
         self._failing = False
 
     async def __aenter__(self) -> Pusher:

@@ -205,8 +205,10 @@ class Simulation:
         if self._queue.get(waiter.entry.seq) is waiter:  # after a reset, seqs start again
             del self._queue[waiter.entry.seq]
         future = waiter.future
-        if future.done() and not future.cancelled() and isinstance(future.result(), Worker):
-            self._release(future.result())
+        if future.done() and not future.cancelled():
+            outcome = future.result()
+            if isinstance(outcome, Worker):
+                self._release(outcome)
 
     # -- workers -------------------------------------------------------------------------------
 

@@ -29,7 +29,11 @@ def _figure(report: Report) -> go.Figure:
     width = report.timeline.bucket_seconds
     t = [b.t for b in buckets]
     figure = make_subplots(
-        rows=len(_PANELS), cols=1, shared_xaxes=True, subplot_titles=_PANELS, vertical_spacing=0.05
+        rows=len(_PANELS),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=list(_PANELS),
+        vertical_spacing=0.05,
     )
 
     figure.add_scatter(
@@ -136,7 +140,8 @@ def _figure(report: Report) -> go.Figure:
 def _legend_per_panel(figure: go.Figure) -> None:
     """One legend beside each panel: a single legend for six panels is unreadable."""
     for trace in figure.data:
-        row = int(trace.yaxis[1:] or 1)
+        axis: str = trace["yaxis"]  # every trace here is a Scatter or a Bar, on a y axis
+        row = int(axis[1:] or 1)
         trace.legend = "legend" if row == 1 else f"legend{row}"
     for row in range(1, len(_PANELS) + 1):
         top = figure.layout[f"yaxis{'' if row == 1 else row}"].domain[1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +112,7 @@ def _up_to(mount: Path, cgroup_path: str) -> list[Path]:
     return directories
 
 
-def _read(path: Path, parse) -> float | None:
+def _read(path: Path, parse: Callable[[str], float | None]) -> float | None:
     try:
         return parse(path.read_text())
     except (OSError, ValueError, IndexError):

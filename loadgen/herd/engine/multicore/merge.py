@@ -136,7 +136,7 @@ def merge_parts(
         loop_lag=merged.loop_lag if merged.loop_lag is not None else Histogram(),
         stopped=runner.stopped or next((p.report.stopped for p in parts if p.report.stopped), None),
         staging_seconds=staging,
-        scaling_probe=probe.model_dump() if probe is not None else None,
+        scaling_probe=probe,
     )
     report = build_report(facts, recorder, stats, redactor)
     # A lost process is the client failing to deliver its load: client-limited.

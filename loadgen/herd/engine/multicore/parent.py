@@ -83,7 +83,7 @@ class _Process:
         self.ended: float | None = None
         """``now()`` time the runner saw it exit."""
         self.killed_at_deadline = False
-        self.reader: asyncio.Task | None = None
+        self.reader: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:

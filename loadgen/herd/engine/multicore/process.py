@@ -153,7 +153,7 @@ async def _read_stdin() -> asyncio.StreamReader:
 
 
 async def _follow(
-    control: asyncio.StreamReader, load_run: LoadRun, release: asyncio.Future
+    control: asyncio.StreamReader, load_run: LoadRun, release: asyncio.Future[float | None]
 ) -> None:
     """Act on the runner's messages; when they end, the runner is gone: stop now."""
     while line := await control.readline():

@@ -9,6 +9,8 @@ about this process, and one poller per runner is what a single process has.
 
 from __future__ import annotations
 
+from typing import Any
+
 from herd.api.spec import LoadTest
 from herd.engine.schedule import Share
 
@@ -16,7 +18,7 @@ from herd.engine.schedule import Share
 def process_loadtest(loadtest: LoadTest, part: int, parts: int) -> LoadTest:
     spec = loadtest.spec
     own = Share(part, parts)
-    updates: dict = {}
+    updates: dict[str, Any] = {}
     if spec.uploads is not None:
         slots = max(1, own.split(spec.uploads.concurrency)[1])
         updates["uploads"] = spec.uploads.model_copy(update={"concurrency": slots})

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from herd.engine.histogram import Histogram
+from herd.engine.probe import Sample
 from herd.engine.recorder import Recorder
 from herd.engine.run import LoadRun
 from herd.engine.staging import UploadStats
@@ -235,7 +236,7 @@ def _merge_timeline(merged: Recorder, states: Sequence[dict[str, Any]]) -> None:
 class ProbeView:
     """The scaling probe as the exporter reads it: the latest sample and the failures."""
 
-    series: list[dict] = field(default_factory=list)
+    series: list[Sample] = field(default_factory=list)
     failures: int = 0
 
 
