@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from herd.api.loading import SpecError, describe_validation_error
+from herd.api.errors import describe_validation_error
+from herd.api.loading import SpecError
 from herd.api.runs import LoadTestRun
 from herd.api.spec import LoadTestSpec
 from herd_operator.caps import NO_CAPS, Caps, cap_problems

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 
+from herd.api.errors import describe_validation_error
 from herd.api.model import ApiModel
 from herd.api.policy import (
     RUNNER_POLICY_ENV,
@@ -130,10 +131,7 @@ def policy_from_environment(environ: Mapping[str, str]) -> OperatorPolicy:
     try:
         return OperatorPolicy.model_validate_json(text)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '(document)'}: {issue['msg']}"
-            for issue in error.errors()
-        )
+        problems = "; ".join(describe_validation_error(error))
         raise ValueError(f"{POLICY_ENV} is not a valid policy: {problems}") from None
 
 

@@ -20,11 +20,13 @@ from tests.conftest import run_spec
 
 
 def assert_exact(report: Report) -> None:
+    """Every planned request is counted once: ok, failed, never sent or unknown."""
     r = report.requests
-    assert r.planned == r.ok + r.failed + r.never_sent
+    assert r.planned == r.ok + r.failed + r.never_sent + r.unknown
     assert r.sent == r.ok + r.failed
     assert sum(report.errors.values()) == r.failed
     assert sum(report.never_sent_reasons.values()) == r.never_sent
+    assert sum(report.unknown_reasons.values()) == r.unknown
 
 
 async def test_timeouts_are_failures_of_their_own_class(fresh_target):

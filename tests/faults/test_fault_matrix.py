@@ -18,6 +18,7 @@ import pytest
 
 from herd.api.report import Report
 from tests.conftest import run_spec
+from tests.engine.test_accounting import assert_exact
 from tests.faults.matrix import record_row
 from tests.multicore.conftest import (
     INDEX_BODY,
@@ -26,15 +27,6 @@ from tests.multicore.conftest import (
     wait_for_arrivals,
     wait_for_children,
 )
-
-
-def assert_accounted(report: Report) -> None:
-    r = report.requests
-    assert r.planned == r.ok + r.failed + r.never_sent + r.unknown
-    assert r.sent == r.ok + r.failed
-    assert sum(report.errors.values()) == r.failed
-    assert sum(report.never_sent_reasons.values()) == r.never_sent
-    assert sum(report.unknown_reasons.values()) == r.unknown
 
 
 def assert_target_agrees(received: int, report: Report) -> None:
@@ -151,7 +143,7 @@ async def test_the_target_received_what_herd_reports(fault: Fault, fresh_target)
     )
     received = len(fresh_target.record())
     record_row(fault.name, received, report)
-    assert_accounted(report)
+    assert_exact(report)
     assert_target_agrees(received, report)
     assert set(report.errors) | set(report.never_sent_reasons) <= fault.classes
     assert (report.requests.ok > 0) == fault.some_ok
@@ -169,7 +161,7 @@ async def test_a_template_that_fails_for_some_requests(fresh_target):
     )
     received = len(fresh_target.record())
     record_row("template error for a third of the requests", received, report)
-    assert_accounted(report)
+    assert_exact(report)
     assert_target_agrees(received, report)
     assert report.never_sent_reasons == {"template_error": 3}
     assert report.requests.ok == 6
@@ -190,7 +182,7 @@ async def test_staging_into_a_missing_bucket(fresh_target, s3_server, aws_env):
     )
     received = len(fresh_target.record())
     record_row("staging into a missing bucket", received, report)
-    assert_accounted(report)
+    assert_exact(report)
     assert_target_agrees(received, report)
     assert report.requests.sent == 0 and report.requests.never_sent == 6
     assert report.verdict == "failed"
@@ -208,7 +200,7 @@ def test_a_process_killed_after_sending(fresh_target, tmp_path):
     report, _ = finish(process, tmp_path)
     received = len(fresh_target.record())
     record_row("a process SIGKILLed after sending", received, report)
-    assert_accounted(report)
+    assert_exact(report)
     assert_target_agrees(received, report)
     assert report.requests.unknown == 10 and report.unknown_reasons == {"process_lost": 10}
 
@@ -230,6 +222,6 @@ def test_sigterm_while_requests_are_in_flight(fresh_target, tmp_path):
     received = len(fresh_target.record())
     record_row("SIGTERM with requests in flight", received, report)
     assert process.returncode == 128 + signal.SIGTERM
-    assert_accounted(report)
+    assert_exact(report)
     assert_target_agrees(received, report)
     assert report.stopped == "SIGTERM"

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from herd.api.report import Report
+from tests.engine.test_accounting import assert_exact
 from tests.multicore.conftest import (
     INDEX_BODY,
     arrived,
@@ -24,15 +25,6 @@ from tests.multicore.conftest import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
-
-
-def assert_accounted(report: Report) -> None:
-    r = report.requests
-    assert r.planned == r.ok + r.failed + r.never_sent + r.unknown
-    assert r.sent == r.ok + r.failed
-    assert sum(report.errors.values()) == r.failed
-    assert sum(report.never_sent_reasons.values()) == r.never_sent
-    assert sum(report.unknown_reasons.values()) == r.unknown
 
 
 def lost_note(report: Report) -> str:
@@ -56,7 +48,7 @@ def test_a_process_killed_after_sending_its_burst_leaves_its_share_unknown(fresh
     report = Report.model_validate_json((tmp_path / "report.json").read_text())
     requests = report.requests
     assert requests.never_sent == 0  # it had sent them all: none is claimed unsent
-    assert_accounted(report)
+    assert_exact(report)
     assert (requests.planned, requests.sent, requests.ok) == (40, 20, 20)
     assert report.unknown_reasons == {"process_lost": 20}
     assert len(fresh_target.record()) == 40 == requests.sent + requests.unknown
@@ -90,7 +82,7 @@ def test_a_process_killed_mid_rate_leaves_unknown_only_what_was_due(fresh_target
     assert odd, "process 1 was killed before it sent anything"
     claimed_unsent = report.never_sent_reasons["process_lost"]
     assert claimed_unsent <= 750 - len(odd), "a request the target saw is claimed never sent"
-    assert_accounted(report)
+    assert_exact(report)
     assert report.requests.planned == 1500
     lost = report.unknown_reasons["process_lost"]
     assert lost + claimed_unsent == 750
@@ -113,7 +105,7 @@ def test_a_process_killed_before_its_release_never_sent_its_share(fresh_target, 
     _, second = wait_for_children(process.pid, 2)
     os.kill(second, signal.SIGKILL)  # still starting: nothing staged, nothing released
     report, _ = finish(process, tmp_path)
-    assert_accounted(report)
+    assert_exact(report)
     assert report.requests.sent == 20 == len(fresh_target.record())
     assert report.never_sent_reasons == {"process_lost": 20}
     assert report.requests.unknown == 0
@@ -132,7 +124,7 @@ def test_a_process_killed_before_a_fixed_release_time_never_sent_its_share(fresh
     os.kill(second, signal.SIGKILL)
     report, _ = finish(process, tmp_path)
     assert time.time() > release_at
-    assert_accounted(report)
+    assert_exact(report)
     assert report.requests.sent == 20 == len(fresh_target.record())
     assert report.never_sent_reasons == {"process_lost": 20}
     assert report.requests.unknown == 0
@@ -157,7 +149,7 @@ def test_a_time_bound_closed_loop_counts_a_lost_process_to_its_last_progress(
     # No planned count up front: the lost process's is its last known count, all of it
     # sent, so unknown, and no more than the target saw from it (odd indices).
     assert report.requests.planned > report.requests.sent, "its requests vanished"
-    assert_accounted(report)
+    assert_exact(report)
     odd = [e for e in arrived(fresh_target) if e["request"]["i"] % 2 == 1]
     assert 0 < report.requests.unknown <= len(odd)
     assert report.unknown_reasons == {"process_lost": report.requests.unknown}

@@ -6,14 +6,13 @@ Every problem is reported as ``<field path>: <one-line reason>`` so that
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from herd.api.errors import FieldError
+from herd.api.errors import describe_validation_error, one_line
 from herd.api.spec import LoadTest
 
 # A Kubernetes object is at most 1.5 MiB; a local file may hold a larger inline body,
@@ -22,9 +21,6 @@ MAX_FILE_BYTES = 8 * 1024**2
 # YAML aliases let a small file describe a huge document (each alias repeats a whole
 # subtree); no LoadTest comes near this many values once they are expanded.
 MAX_DOCUMENT_NODES = 100_000
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class SpecError(ValueError):
@@ -36,42 +32,6 @@ class SpecError(ValueError):
         super().__init__("; ".join(problems))
         self.problems = problems
         self.headline = headline
-
-
-def field_path(location: tuple[int | str, ...]) -> str:
-    """``("spec", "load", "stages", 0, "target")`` -> ``spec.load.stages[0].target``."""
-    path = ""
-    for part in location:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif not part or not part.isprintable():  # a key of "" or with a newline: quoted
-            path += f"[{part!r}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def describe_validation_error(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors():
-        # Pydantic appends the failing union member / validator to the location;
-        # the user only needs the field.
-        location = tuple(
-            part for part in item["loc"] if not (isinstance(part, str) and "[" in part)
-        )
-        message = item["msg"].removeprefix("Value error, ")
-        cause = item.get("ctx", {}).get("error")
-        if isinstance(cause, FieldError):
-            location += cause.path
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling against the spec reference)"
-        problems.append(f"{field_path(location)}: {_one_line(message)}")
-    return problems
-
-
-def _one_line(text: str) -> str:
-    """A message that may quote user text (a parser's), as the one line it must be."""
-    return _CONTROL.sub(" ", text)
 
 
 def parse_loadtest(document: Any) -> LoadTest:
@@ -112,7 +72,7 @@ def loads_loadtest(data: bytes | str, source: str) -> LoadTest:
     try:
         documents = [doc for doc in yaml.safe_load_all(data) if doc is not None]
     except yaml.YAMLError as error:
-        raise SpecError([_one_line(f"{source}: not valid YAML: {error}")]) from None
+        raise SpecError([one_line(f"{source}: not valid YAML: {error}")]) from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise SpecError([f"{source}: nested too deeply to be a LoadTest"]) from None
     if len(documents) != 1:

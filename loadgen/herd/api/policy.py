@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError
 
+from herd.api.errors import describe_validation_error
 from herd.api.model import ApiModel
 
 RUNNER_POLICY_ENV = "HERD_RUNNER_POLICY"
@@ -182,8 +183,5 @@ def runner_policy_from_env(env: Mapping[str, str]) -> RunnerPolicy | None:
     try:
         return RunnerPolicy.model_validate_json(text)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '(document)'}: {issue['msg']}"
-            for issue in error.errors()
-        )
+        problems = "; ".join(describe_validation_error(error))
         raise ValueError(f"{RUNNER_POLICY_ENV} is not a valid runner policy: {problems}") from None

@@ -22,6 +22,7 @@ from herd.api.loading import MAX_FILE_BYTES, SpecError, load_loadtest, loads_loa
 from herd.api.report import Report
 from herd.api.spec import LoadTest
 from herd.cli.console import problem_line
+from herd.cli.options import verbose_option
 from herd.engine.env_expansion import Redactor
 from herd.engine.errors import RunError
 from herd.engine.log_setup import configure_logging, level_for
@@ -150,13 +151,7 @@ def cli() -> None:
     "exiting non-zero would end the Job's other runners.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; exit code only.")
-@click.option(
-    "-v",
-    "--verbose",
-    count=True,
-    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
-    "their debug output carries credentials).",
-)
+@verbose_option
 def run(
     loadtest_file: Path,
     report_path: Path | None,

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from herd.cli.options import verbose_option
 from herd_operator.settings import DEFAULT_RUNNER_IMAGE, RunnerSettings
 
 
@@ -62,13 +63,7 @@ from herd_operator.settings import DEFAULT_RUNNER_IMAGE, RunnerSettings
     show_default=True,
     help="Longest time between two reconciles of an object, in seconds.",
 )
-@click.option(
-    "-v",
-    "--verbose",
-    count=True,
-    help="More log output (-v info, -vv debug; the AWS and Kubernetes clients stay at info: "
-    "their debug output carries credentials).",
-)
+@verbose_option
 def operator(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
