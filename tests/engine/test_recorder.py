@@ -52,7 +52,7 @@ def test_a_timeline_bucket_with_only_completions_shows_the_requests_it_held():
     for record in held:
         recorder.on_done(record)
     recorder.settle()
-    peaks = [row["peak_in_flight"] for row in recorder.timeline.rows()]
+    peaks = [row.peak_in_flight for row in recorder.timeline.rows()]
     assert peaks == [3, 3]  # in bucket 1 all three were still in flight until the first ended
 
 
@@ -84,6 +84,4 @@ def test_a_failing_listener_cannot_have_requests_counted_twice():
     with pytest.raises(OSError):
         recorder.settle()
     recorder.settle()
-    assert (
-        recorder.ok == 3 and recorder.latency.count == 3 and recorder.timeline.rows()[0]["ok"] == 3
-    )
+    assert recorder.ok == 3 and recorder.latency.count == 3 and recorder.timeline.rows()[0].ok == 3

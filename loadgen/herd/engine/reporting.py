@@ -16,7 +16,6 @@ from herd.api.report import (
     ScalingProbe,
     ThresholdResult,
     Timeline,
-    TimelineBucket,
     Uploads,
     Workers,
 )
@@ -190,7 +189,7 @@ def build_report(
         stopped=facts.stopped,
         timeline=Timeline(
             bucket_seconds=recorder.timeline.bucket_seconds,
-            buckets=[TimelineBucket(**row) for row in recorder.timeline.rows()],
+            buckets=recorder.timeline.rows(),
         ),
         histograms={
             "latency": recorder.latency.encode(),

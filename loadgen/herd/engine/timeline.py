@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TypedDict
+
+from herd.api.report import TimelineBucket
 
 _BIN_RATIO = math.log(1.05)  # bin width: percentiles over time are within 5%
 _BIN_FLOOR = 1e-5  # 10 µs: anything faster lands in the first bin
@@ -20,23 +21,6 @@ _BINS_PER_LOG = 1 / _BIN_RATIO
 
 def _bin_value(index: int) -> float:
     return _BIN_FLOOR * math.exp((index + 1) * _BIN_RATIO)  # the bin's upper edge
-
-
-class TimelineRow(TypedDict):
-    """One bucket as ``herd.api.report.TimelineBucket`` takes it."""
-
-    t: float
-    sent: int
-    ok: int
-    failed: int
-    errors: dict[str, int]
-    peak_in_flight: int
-    new_workers: int
-    active_workers: int
-    uploads: int
-    latency_p50: float | None
-    latency_p95: float | None
-    latency_p99: float | None
 
 
 class _Bucket:
@@ -138,24 +122,24 @@ class Timeline:
     def upload_done(self, at: float) -> None:
         self._bucket(at).uploads += 1
 
-    def rows(self) -> list[TimelineRow]:
-        rows: list[TimelineRow] = []
+    def rows(self) -> list[TimelineBucket]:
+        rows: list[TimelineBucket] = []
         for key in sorted(self._buckets):
             bucket = self._buckets[key]
             rows.append(
-                {
-                    "t": round(key * self.bucket_seconds, 3),
-                    "sent": bucket.sent,
-                    "ok": bucket.ok,
-                    "failed": bucket.failed,
-                    "errors": dict(bucket.errors),
-                    "peak_in_flight": bucket.peak,
-                    "new_workers": bucket.new_workers,
-                    "active_workers": len(bucket.workers),
-                    "uploads": bucket.uploads,
-                    "latency_p50": bucket.latency_percentile(50),
-                    "latency_p95": bucket.latency_percentile(95),
-                    "latency_p99": bucket.latency_percentile(99),
-                }
+                TimelineBucket(
+                    t=round(key * self.bucket_seconds, 3),
+                    sent=bucket.sent,
+                    ok=bucket.ok,
+                    failed=bucket.failed,
+                    errors=dict(bucket.errors),
+                    peak_in_flight=bucket.peak,
+                    new_workers=bucket.new_workers,
+                    active_workers=len(bucket.workers),
+                    uploads=bucket.uploads,
+                    latency_p50=bucket.latency_percentile(50),
+                    latency_p95=bucket.latency_percentile(95),
+                    latency_p99=bucket.latency_percentile(99),
+                )
             )
         return rows
