@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from herd.api.status import Reason
+from herd.results.summary import RunnerSummary, SummaryError, decode_summary
 from herd_operator.job import CONTAINER
 from herd_operator.objects import metadata, status_of
-from herd_operator.summary import RunnerSummary, SummaryError, decode_summary
 
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 

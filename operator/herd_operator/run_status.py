@@ -25,12 +25,12 @@ from herd.api.status import (
     RunResults,
     Verdict,
 )
+from herd.results.merge import merge_results
 from herd_operator.caps import NO_CAPS
 from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
 from herd_operator.events import Event
 from herd_operator.job import active_deadline_seconds, job_release_time, release_time
-from herd_operator.merge import merge_results
 from herd_operator.namespace_slots import Slots, is_waiting
 from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
 from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners

@@ -178,7 +178,7 @@ def test_requests_log_holds_every_sent_request(fresh_target, tmp_path):
 
 
 def test_runner_summary_is_written_for_the_operator(fresh_target, tmp_path):
-    from herd_operator.summary import TERMINATION_MESSAGE_LIMIT, decode_summary
+    from herd.results.summary import TERMINATION_MESSAGE_LIMIT, decode_summary
 
     spec = {
         "target": {"url": f"{fresh_target.url}/work"},

@@ -13,7 +13,7 @@ import pytest
 
 from herd.api.report import Report
 from herd.engine.histogram import Histogram
-from herd_operator.summary import decode_summary
+from herd.results.summary import decode_summary
 from tests.engine.test_accounting import assert_exact, run_herd_cli
 from tests.multicore.conftest import (
     INDEX_BODY,

@@ -17,9 +17,9 @@ from herd.api.report import (
     Workers,
 )
 from herd.engine.histogram import Histogram
+from herd.results.summary import termination_message
 from herd_operator.job import build_runner_job
 from herd_operator.objects import read_run, rfc3339
-from herd_operator.summary import termination_message
 
 CREATED = datetime(2030, 5, 4, 12, 0, 0, tzinfo=UTC)
 NAMESPACE = "perf"

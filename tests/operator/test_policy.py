@@ -237,7 +237,7 @@ def test_herd_policy_is_read_from_the_environment_and_a_bad_one_names_the_field(
     assert policy.targets.deny == DEFAULT_POLICY.targets.deny  # defaults kept
     with pytest.raises(ValueError, match=r"HERD_POLICY .*runnerFields.tolerationz"):
         policy_from_environment({"HERD_POLICY": '{"runnerFields": {"tolerationz": true}}'})
-    with pytest.raises(ValueError, match=r"HERD_POLICY .*targets.deny.0: .*neither a CIDR"):
+    with pytest.raises(ValueError, match=r"HERD_POLICY .*targets.deny\[0\]: .*neither a CIDR"):
         policy_from_environment({"HERD_POLICY": '{"targets": {"deny": ["not a host"]}}'})
 
 

@@ -337,7 +337,7 @@ def _json(report: Report) -> str:
 
 
 def _termination_message(report: Report, release_at: float | None) -> str:
-    from herd_operator.summary import termination_message
+    from herd.results.summary import termination_message
 
     return termination_message(report, release_at)
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from herd.api.report import Report
 from herd.api.spec import MAX_PARALLELISM
-from herd_operator import latency
+from herd.results import latency
 
 TERMINATION_MESSAGE_LIMIT = 4096
 SUMMARY_VERSION = 1

@@ -9,9 +9,9 @@ import pytest
 
 from herd.api.loading import parse_loadtest
 from herd.engine.histogram import Histogram
-from herd_operator import latency
-from herd_operator.merge import merge_results
-from herd_operator.summary import decode_summary, summarize, termination_message
+from herd.results import latency
+from herd.results.merge import merge_results
+from herd.results.summary import decode_summary, summarize, termination_message
 from tests.operator.fixtures import CREATED, MINIMAL_SPEC, loadtest, report, spread_latencies
 
 

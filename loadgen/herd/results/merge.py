@@ -30,8 +30,8 @@ from herd.api.status import (
     WorkerCounts,
 )
 from herd.engine.reporting import evaluate_thresholds
-from herd_operator import latency
-from herd_operator.summary import RunnerSummary
+from herd.results import latency
+from herd.results.summary import RunnerSummary
 
 MAX_WORKERS_IN_STATUS = 20
 MAX_DIAGNOSTICS_IN_STATUS = 10

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from herd_operator import latency
-from herd_operator.summary import (
+from herd.results import latency
+from herd.results.summary import (
     MAX_COUNT,
     MAX_ERROR_CLASSES,
     MAX_WORKER_ID_CHARS,
@@ -22,7 +22,7 @@ from herd_operator.summary import (
     summarize,
     termination_message,
 )
-from herd_operator.summary_bounds import worst_case_size, worst_case_summary
+from herd.results.summary_bounds import worst_case_size, worst_case_summary
 from tests.operator.fixtures import CREATED, report, spread_latencies
 
 

@@ -12,8 +12,8 @@ precision that fits.
 from __future__ import annotations
 
 from herd.api.spec import MAX_PARALLELISM
-from herd_operator import latency
-from herd_operator.summary import (
+from herd.results import latency
+from herd.results.summary import (
     MAX_COUNT,
     MAX_DIAGNOSTIC_CHARS,
     MAX_DIAGNOSTICS,
