@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 from prometheus_client.registry import CollectorRegistry
 
-from herd.api.verdicts import VERDICTS
 from herd.engine.run import LoadRun, RunOptions
 from herd.metrics import attach_metrics
 from tests.conftest import loadtest
@@ -85,11 +84,11 @@ async def test_run_gauges_client_histograms_and_the_verdict(echo):
     )
     assert single(samples, "herd_event_loop_lag_seconds_count") > 0
 
-    # error_rate < 1% fails; the short closed loop may also trip the self-check
-    # (mean_in_flight), which makes it inconclusive: one series per verdict either way.
-    assert report.verdict in ("failed", "inconclusive")
+    assert report.verdict == "failed", report.diagnostics
     assert by_labels(samples, "herd_run_verdict") == {
-        (("verdict", verdict),): float(verdict == report.verdict) for verdict in VERDICTS
+        (("verdict", "passed"),): 0.0,
+        (("verdict", "failed"),): 1.0,
+        (("verdict", "inconclusive"),): 0.0,
     }
     assert single(samples, "herd_run_client_limited") == float(report.client_limited)
     # The repeated threshold is one series.
