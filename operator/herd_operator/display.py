@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from herd.api.status import RunResults, RunSummary, Verdict
+from herd.api.status import RunResults, RunSummary
+from herd.api.verdicts import Verdict
 
 
 def seconds_text(seconds: float) -> str:
@@ -15,8 +16,13 @@ def ratio_text(ratio: float) -> str:
     return f"{ratio * 100:.2f}%"
 
 
-def run_summary(run_name: str, results: RunResults | None, verdict: Verdict | None) -> RunSummary:
+def run_summary(
+    run_name: str, results: RunResults | None, verdict: Verdict | None, reason: str | None = None
+) -> RunSummary:
+    """``reason``: why the verdict is not passed, when the results do not say it."""
     latency = results.latency if results else None
+    if reason is None and results is not None and verdict == results.verdict:
+        reason = results.verdict_reason
     return RunSummary(
         run=run_name,
         p95=seconds_text(latency.p95) if latency else None,
@@ -25,12 +31,15 @@ def run_summary(run_name: str, results: RunResults | None, verdict: Verdict | No
         else None,
         workers=results.workers.distinct if results else None,
         verdict=verdict,
+        verdict_reason=reason if verdict is not None and verdict != "passed" else None,
     )
 
 
 def headline(results: RunResults) -> str:
     """One line for Events and messages: verdict and the numbers thresholds look at."""
     parts = [f"verdict {results.verdict}"]
+    if results.verdict == "inconclusive":  # first: GitOps tools show the message's start
+        parts = [f"verdict inconclusive ({results.verdict_reason})"]
     if results.latency:
         parts.append(f"p95 {seconds_text(results.latency.p95)}")
     if results.error_rate is not None:

@@ -23,8 +23,8 @@ from herd.api.status import (
     Reason,
     RunnerCounts,
     RunResults,
-    Verdict,
 )
+from herd.api.verdicts import Verdict
 from herd.results.merge import merge_results
 from herd_operator.caps import NO_CAPS
 from herd_operator.conditions import run_conditions
@@ -70,6 +70,15 @@ class _Outcome:
     actions: tuple[Action, ...] = ()
     waiting: tuple[Reason, str] | None = None
     """Why a run in progress has not started yet (it is waiting for a slot)."""
+
+
+def ended_verdict(phase: Phase, results: RunResults | None) -> Verdict:
+    """The verdict of a run that ended in ``phase``: its results' when it succeeded;
+    inconclusive when it failed (its results, if any, are partial: nothing they say can
+    pass or fail it); failed when its spec is invalid (the spec is what failed)."""
+    if phase == "Succeeded" and results is not None:
+        return results.verdict
+    return "failed" if phase == "Invalid" else "inconclusive"
 
 
 def _runner_failure(run: RunObject, runner: RunnerState) -> tuple[Reason, str]:
@@ -184,7 +193,7 @@ def _ended_before_start(
     previous = status_of(body)
     status = LoadTestRunStatus(
         phase=phase,
-        verdict="failed",
+        verdict=ended_verdict(phase, None),
         message=message,
         observed_generation=generation,
         conditions=run_conditions(
@@ -308,11 +317,7 @@ def _status(
     stamp = rfc3339(now)
     terminal = outcome.phase in TERMINAL_PHASES
     results = outcome.results
-    verdict: Verdict | None = None
-    if outcome.phase == "Succeeded" and results is not None:
-        verdict = results.verdict
-    elif outcome.phase in ("Failed", "Invalid"):
-        verdict = "failed"
+    verdict = ended_verdict(outcome.phase, results) if terminal else None
     status = LoadTestRunStatus(
         phase=outcome.phase,
         verdict=verdict,
@@ -333,7 +338,10 @@ def _status(
         completion_time=(job.completion_time or stamp) if terminal else None,
         runners=_counts(run.spec.parallelism, runners),
         results=results,
-        summary=run_summary(run.name, results, verdict),
+        # A run that did not succeed: why it did not says why its verdict is what it is.
+        summary=run_summary(
+            run.name, results, verdict, outcome.message if outcome.failure else None
+        ),
     )
     events: tuple[Event, ...] = ()
     was_waiting = is_waiting({"status": previous})

@@ -242,8 +242,9 @@ def test_exit_codes_come_from_one_enum():
     from herd.api.exits import ExitCode, exit_meaning, signal_exit
     from herd.engine.errors import ConfigError, SetupError
 
-    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 128]
+    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 128]
     assert ConfigError.exit_code is ExitCode.INVALID and SetupError.exit_code is ExitCode.NOT_RUN
     assert signal_exit("SIGTERM") == 128 + signal.SIGTERM
     assert "thresholds failed" not in exit_meaning(1)
     assert exit_meaning(2) == "invalid spec" and exit_meaning(137) == "killed (SIGKILL)"
+    assert exit_meaning(4) == "the run was inconclusive"

@@ -20,12 +20,16 @@ async def test_demo_replays_the_incident_then_fixes_it(tmp_path):
     assert incident.report.workers.distinct == 1
     assert incident.report.errors.get("http_400", 0) >= 1
     assert incident.truth.arrival_spread > 10
+    # Its thresholds cannot judge the endpoint on a trickle: inconclusive, never passed.
+    assert incident.report.verdict == "inconclusive"
+    assert "waited for their own S3 uploads" in incident.report.verdict_reason
 
     # With herd: staged first, released together, scaled out, nothing failed.
     assert not fixed.report.client_limited, fixed.report.diagnostics
     assert fixed.report.requests.failed == 0
     assert fixed.report.workers.distinct >= 4
     assert fixed.truth.arrival_spread < 0.1
+    assert fixed.report.verdict == "passed", fixed.report.verdict_reason
 
     for run in (incident, fixed):
         # herd's numbers are exactly what the endpoint recorded.

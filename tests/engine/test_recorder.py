@@ -85,3 +85,19 @@ def test_a_failing_listener_cannot_have_requests_counted_twice():
         recorder.settle()
     recorder.settle()
     assert recorder.ok == 3 and recorder.latency.count == 3 and recorder.timeline.rows()[0].ok == 3
+
+
+def test_mean_in_flight_ends_at_the_last_send_not_after_the_drain():
+    """A closed loop of 4 keeps 4 in flight until its last send; its last requests then
+    end one by one over 10 s (a slow tail): the load ending, not the client falling short
+    of its target."""
+    recorder = Recorder(ORIGIN, bucket_seconds=1.0)
+    first = [finished(i, ORIGIN, seconds=1.0 + 3 * i) for i in range(4)]
+    last = finished(4, ORIGIN + 1.0, seconds=2.0)  # sent as the first one ended
+    for record in first:
+        recorder.on_sent(record)
+    recorder.on_done(first[0])
+    recorder.on_sent(last)
+    for record in sorted([*first[1:], last], key=lambda record: record.end):
+        recorder.on_done(record)
+    assert recorder.mean_in_flight() == pytest.approx(4.0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from herd.engine.selfcheck import RunShape, assess
-from tests.engine.test_units import report_with
+from herd.engine.selfcheck import RunShape
+from tests.engine.test_units import check, report_with
 
 RATE = RunShape(
     pattern="rate", inline_uploads=False, upload_concurrency=None, mean_in_flight=4, pool_timeout=2
@@ -25,7 +25,7 @@ def test_arrivals_dropped_at_the_in_flight_cap_are_flagged_with_where_they_waite
         client__pool_wait_seconds=WAITS,
         client__pool_waits=12,
     )
-    limited, diagnostics = assess(report, RATE)
+    limited, diagnostics = check(report, RATE)
     assert limited
     cap = diagnostics[0]
     assert cap.startswith("client-limited: arrivals waited for a free connection while ")
@@ -38,7 +38,7 @@ def test_arrivals_dropped_at_the_in_flight_cap_are_flagged_with_where_they_waite
 
 
 def test_a_loaded_cap_without_waits_or_drops_is_not_flagged():
-    limited, diagnostics = assess(rate_report(), RATE)
+    limited, diagnostics = check(rate_report(), RATE)
     assert not limited and diagnostics == []
 
 
@@ -47,7 +47,7 @@ def test_arrivals_the_client_was_too_busy_to_send_are_flagged():
         requests={"planned": 30, "sent": 20, "ok": 20, "failed": 0, "never_sent": 10},
         never_sent_reasons={"behind_schedule": 10},
     )
-    limited, diagnostics = assess(report, RATE)
+    limited, diagnostics = check(report, RATE)
     assert limited
     assert "fell behind the arrival schedule" in diagnostics[0]
     assert "10 due before the load's end were never sent (behind_schedule)" in diagnostics[0]
@@ -60,6 +60,6 @@ def test_closed_loops_stopped_by_their_duration_are_not_blamed_on_the_client():
         never_sent_reasons={"load_ended": 10},
         concurrency__peak_in_flight=30,
     )
-    limited, diagnostics = assess(report, CONCURRENCY)
+    limited, diagnostics = check(report, CONCURRENCY)
     assert not limited
     assert diagnostics == ["10 planned requests were never sent (10 load_ended)"]

@@ -128,16 +128,22 @@ def report_with(**changes) -> Report:
     return Report.model_validate(base)
 
 
+def check(report: Report, shape: RunShape) -> tuple[bool, list[str]]:
+    """(client_limited, diagnostics) of the self-check, with nothing ignored."""
+    limited, _, diagnostics = assess(report, shape).judged(())
+    return limited, diagnostics
+
+
 BURST = RunShape(pattern="burst", inline_uploads=False, upload_concurrency=None, mean_in_flight=30)
 
 
 def test_a_tight_burst_is_not_client_limited():
-    limited, diagnostics = assess(report_with(), BURST)
+    limited, diagnostics = check(report_with(), BURST)
     assert not limited and diagnostics == []
 
 
 def test_a_trickling_burst_is_client_limited():
-    limited, diagnostics = assess(report_with(concurrency__burst_spread_seconds=4.0), BURST)
+    limited, diagnostics = check(report_with(concurrency__burst_spread_seconds=4.0), BURST)
     assert limited
     assert "the burst took 4.000s to leave the client" in diagnostics[0]
 
@@ -145,14 +151,14 @@ def test_a_trickling_burst_is_client_limited():
 def test_calls_waiting_on_inline_uploads_are_flagged():
     shape = RunShape(pattern="burst", inline_uploads=True, upload_concurrency=2, mean_in_flight=3)
     report = report_with(client__scheduling_lag_seconds__p95=3.0)
-    limited, diagnostics = assess(report, shape)
+    limited, diagnostics = check(report, shape)
     assert limited
     assert "waited for their own S3 uploads" in diagnostics[0]
     assert "2 at a time" in diagnostics[0]
 
 
 def test_short_of_target_concurrency_is_flagged():
-    limited, diagnostics = assess(report_with(concurrency__peak_in_flight=10), BURST)
+    limited, diagnostics = check(report_with(concurrency__peak_in_flight=10), BURST)
     assert limited and "at most 10 requests were in flight" in diagnostics[-1]
 
 
@@ -162,7 +168,7 @@ def test_refused_connections_do_not_blame_the_client():
         errors={"connect": 30},
         requests={"planned": 30, "sent": 30, "ok": 0, "failed": 30, "never_sent": 0},
     )
-    limited, _ = assess(report, BURST)
+    limited, _ = check(report, BURST)
     assert not limited
 
 
@@ -173,7 +179,7 @@ def test_open_loop_falling_behind_is_flagged():
     report = report_with(
         pattern="rate", concurrency__target=None, client__scheduling_lag_seconds__p99=0.3
     )
-    limited, diagnostics = assess(report, shape)
+    limited, diagnostics = check(report, shape)
     assert limited and "fell behind the arrival schedule" in diagnostics[0]
 
 
@@ -194,7 +200,7 @@ def test_pool_waits_and_loop_lag_and_cpu_are_flagged():
         client__event_loop_lag_seconds=lagged,
         client__cpu_utilization=0.97,
     )
-    limited, diagnostics = assess(report, BURST)
+    limited, diagnostics = check(report, BURST)
     text = " ".join(diagnostics)
     assert limited
     assert "12 requests waited for a free connection" in text
@@ -208,6 +214,6 @@ def test_never_sent_and_stops_are_explained():
         never_sent_reasons={"SIGTERM": 10},
         stopped="SIGTERM",
     )
-    _, diagnostics = assess(report, BURST)
+    _, diagnostics = check(report, BURST)
     assert "10 planned requests were never sent (10 SIGTERM)" in diagnostics
     assert "the run was stopped early (SIGTERM)" in diagnostics

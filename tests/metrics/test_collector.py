@@ -84,10 +84,11 @@ async def test_run_gauges_client_histograms_and_the_verdict(echo):
     )
     assert single(samples, "herd_event_loop_lag_seconds_count") > 0
 
-    assert report.verdict == "failed"
+    assert report.verdict == "failed", report.diagnostics
     assert by_labels(samples, "herd_run_verdict") == {
         (("verdict", "passed"),): 0.0,
         (("verdict", "failed"),): 1.0,
+        (("verdict", "inconclusive"),): 0.0,
     }
     assert single(samples, "herd_run_client_limited") == float(report.client_limited)
     # The repeated threshold is one series.

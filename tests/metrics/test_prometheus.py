@@ -115,7 +115,8 @@ def observed(tmp_path_factory, s3_server) -> Observed:
                 if process.poll() is None:
                     process.kill()
                     process.communicate(timeout=10)
-            assert process.returncode in (0, 1), stderr  # 1: a threshold failed, as planned
+            # The run is client-limited, as planned: inconclusive, whatever its thresholds.
+            assert process.returncode == 4, stderr
             report = json.loads((tmp_path / "report.json").read_text())
             # The final push has reached Prometheus once the pushed total is the run's.
             pushed = f'sum(herd_requests_total{{job="herd",run="{RUN}"}})'
@@ -164,6 +165,17 @@ def test_every_dashboard_panel_returns_data_for_the_run(observed, path):
         assert THIS_RUN[name] in values, (name, values)
 
 
+def test_the_inconclusive_verdict_reaches_prometheus_from_the_pushgateway(observed):
+    verdicts = query(
+        observed.prometheus_url, f'herd_run_verdict{{job="herd",run="{RUN}",runner="0"}}'
+    )
+    assert {i["metric"]["verdict"]: float(i["value"][1]) for i in verdicts} == {
+        "passed": 0.0,
+        "failed": 0.0,
+        "inconclusive": 1.0,
+    }
+
+
 def test_every_alert_rule_evaluates_on_the_run_and_the_right_ones_fire(observed):
     url = observed.prometheus_url
     with urllib.request.urlopen(f"{url}/api/v1/rules", timeout=10) as response:
@@ -171,6 +183,7 @@ def test_every_alert_rule_evaluates_on_the_run_and_the_right_ones_fire(observed)
     rules = [rule for group in groups for rule in group["rules"]]
     assert {rule["name"] for rule in rules} == {
         "HerdClientLimited",
+        "HerdRunInconclusive",
         "HerdErrorRateHigh",
         "HerdEndpointNotScaling",
     }
@@ -178,13 +191,15 @@ def test_every_alert_rule_evaluates_on_the_run_and_the_right_ones_fire(observed)
         assert rule["health"] == "ok" and not rule.get("lastError"), rule
 
     assert observed.report["client_limited"], observed.report["diagnostics"]
+    assert observed.report["verdict"] == "inconclusive"
     # Every alert's expression returns data for this run: firing, or pending its `for:`.
     expected = {
         "HerdClientLimited": {"firing"},
+        "HerdRunInconclusive": {"firing"},
         "HerdErrorRateHigh": {"pending", "firing"},
         "HerdEndpointNotScaling": {"pending", "firing"},
     }
-    # Rules are evaluated every 200 ms after the scrapes: wait (bounded) for all three.
+    # Rules are evaluated every 200 ms after the scrapes: wait (bounded) for all of them.
     deadline = time.monotonic() + 10
     while True:
         states: dict[str, set[str]] = {}

@@ -112,7 +112,9 @@ def test_split_then_merged_equals_recorded_whole():
         for bucket in report["timeline"]["buckets"]:
             bucket.pop("peak_in_flight")
     assert many == one
-    assert merged.mean_in_flight() == pytest.approx(whole.mean_in_flight())
+    # The self-check's mean in flight is the sum of the processes' own (each a loop over
+    # its share, while it sends), not the union's: near the whole's when they send together.
+    assert merged.mean_in_flight() == pytest.approx(whole.mean_in_flight(), rel=0.01)
     assert list(merged.worker_first_seen) == list(whole.worker_first_seen)  # in order seen
     assert whole.peak_in_flight <= merged.peak_in_flight <= sum(p.peak_in_flight for p in parts)
 

@@ -13,6 +13,7 @@ from herd.api.report import (
     Percentiles,
     Report,
     Requests,
+    SelfCheck,
     Timeline,
     Workers,
 )
@@ -149,8 +150,11 @@ def report(
     duration: float = 10.0,
     burst_spread: float | None = 0.01,
     diagnostics: list[str] | None = None,
+    limited_by: list[str] | None = None,
+    ignored: list[str] | None = None,
 ) -> Report:
-    """A runner's report with a real latency histogram of ``latencies``."""
+    """A runner's report with a real latency histogram of ``latencies``; ``diagnostics``
+    make it client-limited (by ``limited_by``), ``ignored`` names rules the spec ignores."""
     values = latencies if latencies is not None else [0.5 + 0.01 * i for i in range(10)]
     histogram = Histogram()
     for value in values:
@@ -209,6 +213,7 @@ def report(
         thresholds=[],
         verdict="passed",
         client_limited=bool(diagnostics),
+        self_check=SelfCheck(limited_by=limited_by or [], ignored=ignored or []),
         diagnostics=diagnostics or [],
         stopped=None,
         timeline=Timeline(bucket_seconds=1.0, buckets=[]),

@@ -25,6 +25,8 @@ def checks() -> dict[str, str]:
 def lua_value(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"[{lua_value(k)}] = {lua_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):  # a Lua sequence, indexed from 1 as Argo CD's Lua has it
+        return "{" + ", ".join(lua_value(item) for item in value) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -32,15 +34,22 @@ def lua_value(value) -> str:
     return str(value)
 
 
-def health(kind: str, obj: dict) -> str:
+def health_and_message(kind: str, obj: dict) -> tuple[str, str]:
+    """What Argo CD would show for ``obj``: its health status and message."""
     program = (
         f"obj = {lua_value(obj)}\n"
         f"local function check()\n{checks()[kind]}\nend\n"
-        "local hs = check()\nio.write(hs.status)\n"
+        'local hs = check()\nio.write(hs.status, "\\n", hs.message)\n'
     )
-    return subprocess.run(
+    output = subprocess.run(
         [LUA, "-"], input=program, capture_output=True, text=True, check=True
     ).stdout
+    health, message = output.split("\n", 1)
+    return health, message
+
+
+def health(kind: str, obj: dict) -> str:
+    return health_and_message(kind, obj)[0]
 
 
 @pytest.mark.parametrize(
@@ -50,6 +59,7 @@ def health(kind: str, obj: dict) -> str:
         ({"phase": "Running"}, "Progressing"),
         ({"phase": "Succeeded", "verdict": "passed"}, "Healthy"),
         ({"phase": "Succeeded", "verdict": "failed"}, "Degraded"),
+        ({"phase": "Succeeded", "verdict": "inconclusive"}, "Degraded"),
         ({"phase": "Failed", "message": "runner 2 was OOM-killed"}, "Degraded"),
         ({"phase": "Invalid"}, "Degraded"),
     ],
@@ -65,6 +75,7 @@ def test_run_health(status, expected):
         ({"phase": "Idle"}, "Healthy"),
         ({"phase": "Succeeded", "summary": {"verdict": "passed"}}, "Healthy"),
         ({"phase": "Succeeded", "summary": {"verdict": "failed"}}, "Degraded"),
+        ({"phase": "Succeeded", "summary": {"verdict": "inconclusive"}}, "Degraded"),
         ({"phase": "Invalid", "message": "spec.parallelism: …"}, "Degraded"),
     ],
 )

@@ -299,7 +299,7 @@ def test_runners_refused_by_the_api_server():
     run = run_body()
     result = runners_rejected(run, 'Job.batch "x" is invalid: spec.template.spec.affinity', CREATED)
     validate_against(loadtestrun_crd(), {**run, "status": result.status})
-    assert result.status["phase"] == "Failed" and result.status["verdict"] == "failed"
+    assert result.status["phase"] == "Failed" and result.status["verdict"] == "inconclusive"
     assert conditions(result.status)["Failed"] == ("True", "JobRejected")
     assert "spec.template.spec.affinity" in result.status["message"]
     assert reconcile_run(run_body(status=result.status), None, [], AFTER_RELEASE).actions == ()

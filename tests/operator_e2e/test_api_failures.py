@@ -32,7 +32,7 @@ async def test_a_refused_job_fails_the_run_with_the_api_servers_reason(
     await cluster.api.create(LOADTESTS, loadtest("sdxl", burst_spec(target.url)))
 
     status = await finished_status(cluster, "sdxl-g1")
-    assert status["phase"] == "Failed" and status["verdict"] == "failed"
+    assert status["phase"] == "Failed" and status["verdict"] == "inconclusive"
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["status"] == "True" and failed["reason"] == "JobRejected"
     assert "spec.template.spec.affinity.nodeAffinity" in failed["message"]

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from herd.api.verdicts import PROCESS_LOST, SELF_CHECK_RULES
 from herd.results import latency
 from herd.results.summary import (
     MAX_COUNT,
@@ -14,6 +15,7 @@ from herd.results.summary import (
     MAX_WORKER_ID_CHARS,
     MAX_WORKERS,
     OTHER,
+    RULE_BITS,
     TERMINATION_MESSAGE_LIMIT,
     SummaryError,
     SummaryTooLarge,
@@ -53,6 +55,21 @@ def test_a_summary_without_unknown_reads_as_before_in_both_directions():
     assert '"u"' not in text
     # And this operator reads a summary written before the field existed.
     assert decode_summary(text).unknown_count == 0
+
+
+def test_self_check_rules_travel_as_bits_and_stay_out_while_empty():
+    source = report(limited_by=["inline_uploads", PROCESS_LOST], ignored=["cpu"], diagnostics=["x"])
+    summary = decode_summary(termination_message(source))
+    assert summary.self_check.limited_by == ["inline_uploads", PROCESS_LOST]
+    assert summary.self_check.ignored == ["cpu"]
+    assert '"l"' not in termination_message(report())
+    assert '"g"' not in termination_message(report())
+
+
+def test_every_self_check_rule_has_a_bit():
+    """A rule added to the spec's vocabulary needs a bit (appended: bits never move)."""
+    assert set(RULE_BITS) == {*SELF_CHECK_RULES, PROCESS_LOST}
+    assert len(RULE_BITS) == len(set(RULE_BITS))
 
 
 def test_a_late_runner_starts_when_its_staging_ends():

@@ -33,3 +33,17 @@ async def test_html_report_is_self_contained_and_plots_the_run(fresh_target, tmp
     assert "http_503" in page  # the error class is plotted and listed
     assert "provider: running" in page  # probe series drawn
     assert ">failed<" in page  # verdict shown
+
+
+def test_an_inconclusive_verdict_is_never_green_and_says_why():
+    from tests.engine.test_units import report_with
+
+    why = "client-limited: the burst took 4.000s to leave the client"
+    page = render_html(
+        report_with(
+            verdict="inconclusive", verdict_reason=why, client_limited=True, diagnostics=[why]
+        )
+    )
+    assert "h1 span { color: #bc4c00; }" in page  # orange, as on the dashboard
+    assert "<span>inconclusive</span>" in page
+    assert f"<td>inconclusive: {why}</td>" in page

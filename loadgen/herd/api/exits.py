@@ -19,6 +19,9 @@ class ExitCode(IntEnum):
     """The spec, the command line or the environment is invalid; nothing was sent."""
     NOT_RUN = 3
     """The run could not execute here, or its results could not be written."""
+    INCONCLUSIVE = 4
+    """The run ended inconclusive: herd's own client limited it (the self-check), or a
+    process was lost, so its numbers can neither pass nor fail the endpoint."""
     SIGNALLED = 128
     """Stopped by signal N exits with 128 + N (the report is still written)."""
 
@@ -29,6 +32,7 @@ _MEANINGS = {
     ExitCode.FAILED: "the run failed its checks or the runner crashed; see its log",
     ExitCode.INVALID: "invalid spec",
     ExitCode.NOT_RUN: "the run could not execute",
+    ExitCode.INCONCLUSIVE: "the run was inconclusive",
 }
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from herd.api.verdicts import Verdict
+
 REPORT_VERSION = 1
 
 
@@ -139,6 +141,18 @@ class Client(_Section):
     pool_size: int
 
 
+class SelfCheck(_Section):
+    """The self-check by rule (names as ``spec.selfCheck.ignore`` writes them, see
+    ``herd.api.verdicts.SelfCheckRule``); each rule that fired also has a diagnostic."""
+
+    limited_by: list[str] = Field(default_factory=list)
+    """Rules that found the client limited the run, and ``process_lost`` when a process
+    left no results: any makes ``client_limited`` true and the verdict inconclusive."""
+    ignored: list[str] = Field(default_factory=list)
+    """Rules that found the client limited the run but ``spec.selfCheck.ignore`` names:
+    they do not count toward the verdict."""
+
+
 class TimelineBucket(_Section):
     t: float
     """Start of the bucket, seconds since the run started."""
@@ -211,9 +225,19 @@ class Report(_Section):
     scaling_probe: ScalingProbe | None
     client: Client
     thresholds: list[ThresholdResult]
-    verdict: Literal["passed", "failed"]
+    verdict: Verdict
+    """``passed``, ``failed`` or ``inconclusive`` (the client limited the run, or results
+    are incomplete): decided by ``herd.api.verdicts.decide``, explained in docs/verdicts.md."""
+    verdict_reason: str = ""
+    """Why the verdict is not passed, in one line: the thresholds that failed, or what
+    made the run inconclusive. Empty when it passed."""
     client_limited: bool
+    """A self-check rule the spec does not ignore found that the client, not the
+    endpoint, limited the run (``self_check.limited_by`` names them)."""
+    self_check: SelfCheck = Field(default_factory=SelfCheck)
     diagnostics: list[str]
+    """The self-check's findings in plain words: first those that limited the run
+    (``client-limited: …``), then those the spec ignores, then notes."""
     stopped: str | None
     """Why the run ended early: ``SIGTERM``, ``SIGINT``, ``max_duration``, or ``max_requests``
     (a time-bound closed loop reached the operator's request cap); None if it ran out."""

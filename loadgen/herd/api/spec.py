@@ -33,6 +33,7 @@ from herd.api.errors import FieldError
 from herd.api.model import ApiModel, Headers, HttpUrlText
 from herd.api.runner import RunnerSpec
 from herd.api.thresholds import Threshold, parse_threshold
+from herd.api.verdicts import SELF_CHECK_RULES, SelfCheckRule
 
 API_GROUP = "herd.dev"
 API_VERSION = "v1alpha1"
@@ -353,6 +354,17 @@ class MetricsSpec(ApiModel):
     """Prometheus Pushgateway URL the results of each run are pushed to."""
 
 
+class SelfCheckSpec(ApiModel):
+    """herd's self-check: when the client, not the endpoint, limited the run, the verdict
+    is inconclusive (docs/verdicts.md)."""
+
+    ignore: list[SelfCheckRule] = Field(default_factory=list, max_length=len(SELF_CHECK_RULES))
+    """Self-check rules that do not count toward the verdict, for a test that means to
+    measure herd's own client (``cpu``, ``pool_wait``, …; the rules are listed in
+    docs/verdicts.md). A rule ignored here that fires is still reported, as ignored by
+    the spec; a lost process (``process_lost``) cannot be ignored."""
+
+
 class LoadTestSpec(ApiModel):
     """What to test, how hard, and what counts as passing."""
 
@@ -362,6 +374,8 @@ class LoadTestSpec(ApiModel):
     scaling_probe: ScalingProbeSpec | None = None
     thresholds: list[ThresholdExpr] = Field(default_factory=list)
     """Pass/fail criteria such as ``p95 < 2s``, ``error_rate < 1%``, ``workers >= 2``."""
+    self_check: SelfCheckSpec = Field(default_factory=SelfCheckSpec)
+    """Which of herd's self-check rules count toward the verdict (all, unless ignored)."""
     parallelism: StrictInt = Field(default=1, ge=1, le=MAX_PARALLELISM)
     """Runner pods that split the load between them (cluster only; ``herd run`` takes
     ``--runners``). Requests, concurrency and arrivals are divided among the runners,

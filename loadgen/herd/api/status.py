@@ -18,7 +18,8 @@ Conditions (``status.conditions[].type``) and what their status means:
 ``ThresholdsPassed``
     True: the merged results meet every threshold (or there are none).
     False: at least one threshold failed; ``message`` lists them.
-    Unknown: there are no complete results (in progress, or the run failed).
+    Unknown: there are no complete results (in progress, or the run failed), or the
+    verdict is inconclusive (reason ``Inconclusive``: ``message`` says why).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from typing import Literal
 from pydantic import Field
 
 from herd.api.model import ApiModel
+from herd.api.verdicts import Verdict
 
 Phase = Literal["Pending", "Staging", "Running", "Succeeded", "Failed", "Invalid"]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "Invalid"})
 ConditionStatus = Literal["True", "False", "Unknown"]
-Verdict = Literal["passed", "failed"]
 
 
 class ConditionType(StrEnum):
@@ -78,6 +79,9 @@ class Reason(StrEnum):
     """At least one threshold fails on the merged results."""
     NO_RESULTS = "NoResults"
     """No complete results to judge: in progress, or the run failed."""
+    INCONCLUSIVE = "Inconclusive"
+    """The results cannot pass or fail the thresholds: the client limited the run, or
+    results are missing (the message says which)."""
 
 
 class Condition(ApiModel):
@@ -165,6 +169,16 @@ class ThresholdOutcome(ApiModel):
     fails (``ok > 0``), listed only when it does."""
 
 
+class SelfCheckRules(ApiModel):
+    """The runners' self-checks by rule (names as in ``spec.selfCheck.ignore``)."""
+
+    limited_by: list[str] = Field(default_factory=list)
+    """Rules that found the client limited some runner (``process_lost``: a process of a
+    runner left no results); any makes the verdict inconclusive."""
+    ignored: list[str] = Field(default_factory=list)
+    """Rules that fired on some runner but ``spec.selfCheck.ignore`` names: not counted."""
+
+
 class RunResults(ApiModel):
     """The runners' summaries, merged exactly (histograms, never averaged percentiles)."""
 
@@ -193,7 +207,10 @@ class RunResults(ApiModel):
     workers: WorkerCounts
     """Endpoint workers that answered."""
     client_limited: bool
-    """True when some runner found that the client distorted the traffic."""
+    """True when some runner found that the client distorted the traffic (by a rule the
+    spec does not ignore)."""
+    self_check: SelfCheckRules = Field(default_factory=SelfCheckRules)
+    """Which self-check rules fired, counted or ignored by the spec."""
     diagnostics: list[str] = Field(default_factory=list)
     """What the runners' self-checks found, in plain words."""
     stopped: str | None = None
@@ -202,7 +219,12 @@ class RunResults(ApiModel):
     thresholds: list[ThresholdOutcome] = Field(default_factory=list)
     """Each threshold and its measured value."""
     verdict: Verdict
-    """passed when every threshold holds and no runner failed, else failed."""
+    """passed: every threshold holds; failed: a threshold failed or no request succeeded;
+    inconclusive: the client limited the run, or a runner's results are missing
+    (docs/verdicts.md)."""
+    verdict_reason: str = ""
+    """Why the verdict is not passed, in one line: the thresholds that failed, or what
+    made the run inconclusive."""
 
 
 class RunSummary(ApiModel):
@@ -217,7 +239,10 @@ class RunSummary(ApiModel):
     workers: int | None = None
     """Distinct endpoint workers that answered."""
     verdict: Verdict | None = None
-    """passed or failed."""
+    """passed, failed or inconclusive."""
+    verdict_reason: str | None = None
+    """Why the verdict is not passed, in one line (the failed thresholds, or what made
+    the run inconclusive: its first self-check finding, or why the run failed)."""
 
 
 class RunnerCounts(ApiModel):
@@ -244,8 +269,9 @@ class LoadTestRunStatus(ApiModel):
     sent. Succeeded: every runner finished and results are merged (see ``verdict``).
     Failed: the run could not complete. Invalid: the spec is invalid; nothing ran."""
     verdict: Verdict | None = None
-    """passed: the run succeeded and every threshold holds; failed: a threshold failed
-    or the run failed. Unset while the run is in progress."""
+    """passed: the run succeeded and every threshold holds; failed: a threshold failed,
+    no request succeeded, or the spec is invalid; inconclusive: the client limited the
+    run, or the run failed before all its results were in. Unset while in progress."""
     message: str = ""
     """What is happening or went wrong, for people."""
     observed_generation: int | None = None

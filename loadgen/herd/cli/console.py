@@ -10,9 +10,16 @@ from rich.table import Table
 from rich.text import Text
 
 from herd.api.report import Report
+from herd.api.verdicts import Verdict
 from herd.engine.live import LiveRun
 
 _REFRESH_SECONDS = 0.25
+# Inconclusive is never green: it is not a pass.
+_VERDICT_STYLES: dict[Verdict, str] = {
+    "passed": "bold green",
+    "failed": "bold red",
+    "inconclusive": "bold yellow",
+}
 
 
 def _progress_line(run: LiveRun) -> Text:
@@ -137,6 +144,11 @@ def summary(report: Report) -> Group:
         )
     for line in report.diagnostics:
         parts.append(Text(f"  - {line}"))
-    verdict_style = "bold green" if report.verdict == "passed" else "bold red"
-    parts.append(Text(f"verdict: {report.verdict}", style=verdict_style))
+    verdict = Text(f"verdict: {report.verdict}", style=_VERDICT_STYLES[report.verdict])
+    if report.verdict == "inconclusive":
+        why = "see client-limited above" if report.client_limited else report.verdict_reason
+        verdict.append(
+            f" (neither passed nor failed: herd did not measure the endpoint as planned; {why})"
+        )
+    parts.append(verdict)
     return Group(*parts)

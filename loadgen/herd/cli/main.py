@@ -21,6 +21,7 @@ from herd.api.exits import ExitCode, signal_exit
 from herd.api.loading import MAX_FILE_BYTES, SpecError, load_loadtest, loads_loadtest
 from herd.api.report import Report
 from herd.api.spec import LoadTest
+from herd.api.verdicts import Verdict
 from herd.cli.console import problem_line
 from herd.cli.options import verbose_option
 from herd.engine.env_expansion import Redactor
@@ -34,6 +35,12 @@ from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.engine.scrub import scrub_credentials
 from herd.metrics import MetricsSettings, PushSettings, exporting
+
+VERDICT_EXITS: dict[Verdict, ExitCode] = {
+    "passed": ExitCode.PASSED,
+    "failed": ExitCode.FAILED,
+    "inconclusive": ExitCode.INCONCLUSIVE,
+}
 
 # How a multi-process runner starts each of its processes: a fresh interpreter.
 PROCESS_COMMAND = (sys.executable, "-m", "herd.cli", "_process")
@@ -145,7 +152,8 @@ def cli() -> None:
     "--verdict-exit/--no-verdict-exit",
     default=True,
     show_default=True,
-    help="Let the run's verdict set the exit code (0 passed, 1 failed, 3 nothing sent). "
+    help="Let the run's verdict set the exit code (0 passed, 1 failed, 4 inconclusive, "
+    "3 nothing sent). "
     "--no-verdict-exit exits 0 once the run has ended and its results are written: runner "
     "pods use it, since the operator judges the merged results of all runners, and a runner "
     "exiting non-zero would end the Job's other runners.",
@@ -174,8 +182,10 @@ def run(
     from this machine.
 
     Exit codes: 0 passed, 1 failed (a threshold, or no request succeeded), 2 invalid
-    spec, 3 the run could not execute or its results could not be written; 128+N when
-    stopped by signal N (report still written).
+    spec, 3 the run could not execute or its results could not be written, 4
+    inconclusive (herd's own client limited the run, or a process was lost: the numbers
+    describe the client, not the endpoint); 128+N when stopped by signal N (report
+    still written).
     """
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # a reason stays one line
     try:
@@ -269,9 +279,9 @@ def run(
         sys.exit(signal_exit(report.stopped))
     if not verdict_exit:
         sys.exit(ExitCode.PASSED)
-    if report.requests.planned and report.requests.sent == 0:
+    if report.requests.planned and report.requests.sent == report.requests.unknown == 0:
         sys.exit(ExitCode.NOT_RUN)
-    sys.exit(ExitCode.PASSED if report.verdict == "passed" else ExitCode.FAILED)
+    sys.exit(VERDICT_EXITS[report.verdict])
 
 
 def _read_loadtest(path: Path) -> LoadTest:

@@ -33,6 +33,13 @@ _BATCH = 256
 Listener = Callable[[RequestRecord], None]
 
 
+def sending_mean(area: float, first: float | None, last: float | None, peak: int) -> float:
+    """Mean in flight over the sending window [first, last], from its in-flight integral."""
+    if first is None or last is None or last <= first:
+        return float(peak)  # everything left at once
+    return area / (last - first)
+
+
 class Recorder:
     """All request statistics of one runner."""
 
@@ -68,13 +75,18 @@ class Recorder:
         self._in_flight_area = 0.0
         self._area_since = start
         self._first_sent: float | None = None
+        # The integral up to the latest send: the run's sending window, without the drain.
+        self._sending_area = 0.0
+        self._last_sent: float | None = None
         self._finished: list[RequestRecord] = []
 
     def mean_in_flight(self) -> float:
-        """Average requests in flight from the first send to the last event."""
-        if self._first_sent is None or self._area_since <= self._first_sent:
-            return float(self.in_flight)
-        return self._in_flight_area / (self._area_since - self._first_sent)
+        """Average requests in flight while the run was sending: from the first send to the
+        last. The drain after the last send (in flight falls as the last requests end, for
+        as long as the slowest takes) is the end of the load, not the client falling short."""
+        return sending_mean(
+            self._sending_area, self._first_sent, self._last_sent, self.peak_in_flight
+        )
 
     # on_sent and on_done run for every request: the in-flight integral is inlined.
 
@@ -86,6 +98,8 @@ class Recorder:
         if sent > self._area_since:
             self._in_flight_area += in_flight * (sent - self._area_since)
             self._area_since = sent
+        self._sending_area = self._in_flight_area
+        self._last_sent = sent
         self.sent += 1
         self.in_flight = in_flight = in_flight + 1
         if in_flight > self.peak_in_flight:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,15 +20,16 @@ from herd.api.report import (
     Uploads,
     Workers,
 )
-from herd.api.spec import LoadTest
+from herd.api.spec import LoadTest, LoadTestSpec
 from herd.api.thresholds import IMPLICIT_THRESHOLD, Threshold
+from herd.api.verdicts import explain, verdict_of
 from herd.engine.env_expansion import Redactor
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
 from herd.engine.schedule import Share
 from herd.engine.scrub import scrub_credentials
-from herd.engine.selfcheck import RunShape, assess
+from herd.engine.selfcheck import Assessment, Finding, RunShape, assess
 from herd.engine.staging import UploadStats
 
 _TIME_TO_WORKERS_LIMIT = 100
@@ -102,8 +104,15 @@ def evaluate_thresholds(report: Report, thresholds: list[Threshold]) -> list[Thr
 
 
 def build_report(
-    facts: RunFacts, recorder: Recorder, upload_stats: UploadStats | None, redactor: Redactor
+    facts: RunFacts,
+    recorder: Recorder,
+    upload_stats: UploadStats | None,
+    redactor: Redactor,
+    lost: Sequence[Finding] = (),
+    notes: Sequence[str] = (),
 ) -> Report:
+    """The report of a run, judged. ``lost``: processes that left no results (a
+    multi-process runner's), ``notes``: what else its diagnostics should say."""
     spec = facts.loadtest.spec
     recorder.settle()
     completed = recorder.ok + recorder.failed
@@ -203,13 +212,30 @@ def build_report(
         mean_in_flight=recorder.mean_in_flight(),
         pool_timeout=spec.target.pool_timeout,
     )
-    client_limited, diagnostics = assess(report, shape)
+    found = assess(report, shape)
+    assessment = Assessment([*found.findings, *lost], [*found.notes, *notes])
+    return judge(report, spec, assessment, redactor)
+
+
+def judge(report: Report, spec: LoadTestSpec, assessment: Assessment, redactor: Redactor) -> Report:
+    """``report`` with its thresholds, self-check and verdict (``herd.api.verdicts``)."""
+    client_limited, self_check, diagnostics = assessment.judged(spec.self_check.ignore)
     thresholds = evaluate_thresholds(report, spec.parsed_thresholds)
+    verdict = verdict_of(
+        thresholds, client_limited=client_limited, complete=report.requests.unknown == 0
+    )
+    diagnostics = [redactor(text) for text in diagnostics]
+    # The counted findings come first: the first says why the run is inconclusive.
+    why = (
+        diagnostics[0] if client_limited else f"{report.requests.unknown} requests of unknown fate"
+    )
     return report.model_copy(
         update={
             "thresholds": thresholds,
-            "verdict": "passed" if all(t.passed for t in thresholds) else "failed",
+            "verdict": verdict,
+            "verdict_reason": explain(verdict, thresholds, why),
             "client_limited": client_limited,
-            "diagnostics": [redactor(text) for text in diagnostics],
+            "self_check": self_check,
+            "diagnostics": diagnostics,
         }
     )

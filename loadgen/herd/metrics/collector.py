@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from herd import __version__
 from herd.api.report import Report
+from herd.api.verdicts import VERDICTS
 from herd.engine.live import LiveRun
 from herd.engine.multicore.merge import LOST_REASON
 from herd.engine.recorder import OTHER_WORKERS, Recorder
@@ -310,8 +311,9 @@ class RunCollector(Collector):
         return [
             f.gauge(
                 "herd_run_verdict",
-                "The run's verdict once it ended: 1 on the verdict it got, 0 on the other.",
-                [((v,), float(report.verdict == v)) for v in ("passed", "failed")],
+                "The run's verdict once it ended (passed, failed or inconclusive): 1 on the "
+                "verdict it got, 0 on the others.",
+                [((v,), float(report.verdict == v)) for v in VERDICTS],
                 ["verdict"],
             ),
             f.gauge(

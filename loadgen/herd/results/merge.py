@@ -1,5 +1,8 @@
 """N runner summaries → one set of results and a verdict against the spec's thresholds.
 
+The verdict is ``herd.api.verdicts.decide``'s, as for ``herd run``: a runner whose summary
+is missing, or a lost process's requests of unknown fate, leave it inconclusive.
+
 Counts add up; histograms are added bucket by bucket (``latency.merge``), never
 averaged; workers are the union of what runners saw. Thresholds are judged by the
 engine's own code (``herd.engine.reporting``) on a report built from the merged
@@ -26,9 +29,11 @@ from herd.api.status import (
     LatencySeconds,
     RequestCounts,
     RunResults,
+    SelfCheckRules,
     ThresholdOutcome,
     WorkerCounts,
 )
+from herd.api.verdicts import explain, verdict_of
 from herd.engine.reporting import evaluate_thresholds
 from herd.results import latency
 from herd.results.summary import RunnerSummary
@@ -63,6 +68,29 @@ def _diagnostics(summaries: Sequence[RunnerSummary]) -> list[str]:
         f"runner {summary.runner}: {text}" for summary in summaries for text in summary.diagnostics
     ]
     return lines[:MAX_DIAGNOSTICS_IN_STATUS]
+
+
+def _self_check(summaries: Sequence[RunnerSummary]) -> SelfCheckRules:
+    limited = {rule for s in summaries for rule in s.self_check.limited_by}
+    ignored = {rule for s in summaries for rule in s.self_check.ignored} - limited
+    return SelfCheckRules(limited_by=sorted(limited), ignored=sorted(ignored))
+
+
+def _why_inconclusive(summaries: Sequence[RunnerSummary], unknown: int) -> str:
+    """The first runner's missing results or first finding that counts (its summary's
+    diagnostics list those first)."""
+    runners = summaries[0].runners
+    reported = {summary.runner for summary in summaries}
+    missing = [index for index in range(runners) if index not in reported]
+    if missing:
+        named = ", ".join(map(str, missing))
+        return f"results missing: runner {named} of {runners} did not report"
+    limited = next((s for s in summaries if s.client_limited and s.diagnostics), None)
+    if limited is not None:
+        return f"runner {limited.runner}: {limited.diagnostics[0]}"
+    if unknown:
+        return f"{unknown} requests of unknown fate (a runner's process was lost)"
+    return "a runner found the client limited the run"
 
 
 def _threshold_report(
@@ -149,6 +177,10 @@ def merge_results(spec: LoadTestSpec, summaries: Sequence[RunnerSummary]) -> Run
     workers = _workers(summaries)
     report = _threshold_report(spec, requests, merged, workers, throughput, burst_spread)
     outcomes = evaluate_thresholds(report, spec.parsed_thresholds)
+    client_limited = any(summary.client_limited for summary in summaries)
+    runners = {summary.runner for summary in summaries}
+    complete = unknown == 0 and runners == set(range(summaries[0].runners))
+    verdict = verdict_of(outcomes, client_limited=client_limited, complete=complete)
     return RunResults(
         runners_reported=len(summaries),
         requests=requests,
@@ -164,9 +196,11 @@ def merge_results(spec: LoadTestSpec, summaries: Sequence[RunnerSummary]) -> Run
         start_skew_seconds=round(max(starts) - min(starts), 6),
         burst_spread_seconds=burst_spread,
         workers=workers,
-        client_limited=any(summary.client_limited for summary in summaries),
+        client_limited=client_limited,
+        self_check=_self_check(summaries),
         diagnostics=_diagnostics(summaries),
         stopped=next((summary.stopped for summary in summaries if summary.stopped), None),
         thresholds=[ThresholdOutcome(**outcome.model_dump()) for outcome in outcomes],
-        verdict="passed" if all(outcome.passed for outcome in outcomes) else "failed",
+        verdict=verdict,
+        verdict_reason=explain(verdict, outcomes, _why_inconclusive(summaries, unknown)),
     )

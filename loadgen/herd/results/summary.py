@@ -15,10 +15,11 @@ the latency HdrHistogram and what thresholds need. Every variable part is bounde
   writes as themselves;
 - the histogram is sent at the finest precision of ``latency.LADDER`` that fits.
 
-Keys are one or two letters: the budget goes to the histogram, not to names. Fields
-are only added, with defaults, so an older runner's summary still decodes; one added
-later is left out while it is empty (``unknown``), so an older operator still reads
-the summaries of runs that did not need it.
+Keys are one or two letters: the budget goes to the histogram, not to names (the
+self-check's rules travel as bit masks). Fields are only added, with defaults, so an
+older runner's summary still decodes; one added later is left out while it is empty
+(``unknown``, ``limited_by``, ``ignored``), so an older operator still reads the
+summaries of runs that did not need it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from herd.api.report import Report
+from herd.api.report import Report, SelfCheck
 from herd.api.spec import MAX_PARALLELISM
+from herd.api.verdicts import PROCESS_LOST
 from herd.results import latency
 
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -50,6 +52,21 @@ MAX_COUNT = 2**32 - 1
 MAX_SECONDS = 1e11
 """Largest time value (epoch seconds until the year 5138; durations alike)."""
 OTHER = "~other"
+RULE_BITS: tuple[str, ...] = (
+    "inline_uploads",
+    "burst_spread",
+    "peak_in_flight",
+    "mean_in_flight",
+    "schedule_lag",
+    "max_in_flight",
+    "pool_wait",
+    "event_loop_lag",
+    "cpu",
+    PROCESS_LOST,
+)
+"""The self-check's rules as bits of ``limited_by`` and ``ignored``, in this order: a
+bit's meaning never changes, so a new rule is only ever appended. A mask costs a few
+bytes where names would take the histogram's precision."""
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
 _TEXT_UNSAFE = re.compile(r"[^ -~]|[\"\\]")  # printable ASCII that JSON needs no escape for
@@ -88,6 +105,10 @@ class RunnerSummary(BaseModel):
     burst_spread: float | None = Field(default=None, alias="b", ge=0, le=MAX_SECONDS)
     peak_in_flight: int = Field(default=0, alias="p")
     client_limited: bool = Field(default=False, alias="c")
+    limited_by: int = Field(default=0, alias="l", ge=0, lt=2 ** len(RULE_BITS))
+    """The self-check rules that limited the run (``RULE_BITS``), as a bit mask."""
+    ignored: int = Field(default=0, alias="g", ge=0, lt=2 ** len(RULE_BITS))
+    """The self-check rules that fired but the spec ignores, as a bit mask."""
     diagnostics: list[str] = Field(default_factory=list, alias="x")
     stopped: str | None = Field(default=None, alias="s")
     latency: str = Field(default="", alias="h")
@@ -106,6 +127,20 @@ class RunnerSummary(BaseModel):
     @property
     def unknown_count(self) -> int:
         return sum(self.unknown.values())
+
+    @property
+    def self_check(self) -> SelfCheck:
+        return SelfCheck(limited_by=rules_of(self.limited_by), ignored=rules_of(self.ignored))
+
+
+def rule_mask(rules: list[str]) -> int:
+    """The bits of ``rules``; a rule this herd does not know has no bit (it is still
+    told by ``client_limited`` and the diagnostics)."""
+    return sum(1 << RULE_BITS.index(rule) for rule in set(rules) if rule in RULE_BITS)
+
+
+def rules_of(mask: int) -> list[str]:
+    return [rule for bit, rule in enumerate(RULE_BITS) if mask >> bit & 1]
 
 
 def _name(text: str, limit: int) -> str:
@@ -171,6 +206,8 @@ def summarize(report: Report, release_at: float | None = None) -> RunnerSummary:
         burst_spread=report.concurrency.burst_spread_seconds,
         peak_in_flight=_count(report.concurrency.peak_in_flight),
         client_limited=report.client_limited,
+        limited_by=rule_mask(report.self_check.limited_by),
+        ignored=rule_mask(report.self_check.ignored),
         diagnostics=[_text(d, MAX_DIAGNOSTIC_CHARS) for d in report.diagnostics[:MAX_DIAGNOSTICS]],
         stopped=_name(report.stopped, MAX_STOPPED_CHARS) if report.stopped else None,
         latency=report.histograms.get("latency", "") if report.latency_seconds else "",
@@ -180,7 +217,8 @@ def summarize(report: Report, release_at: float | None = None) -> RunnerSummary:
 def encode_summary(summary: RunnerSummary) -> str:
     """The summary as it is written to the termination message: the finest histogram
     precision that keeps it within ``TERMINATION_MESSAGE_LIMIT`` bytes."""
-    omitted: set[str] = set() if summary.unknown else {"unknown"}
+    # Fields added later stay out while empty, so older operators read most summaries.
+    omitted = {name for name in ("unknown", "limited_by", "ignored") if not getattr(summary, name)}
     for precision in latency.LADDER:
         histogram = latency.rebin(summary.latency, precision) if summary.latency else ""
         text = summary.model_copy(update={"latency": histogram}).model_dump_json(

@@ -26,6 +26,7 @@ from herd.results.summary import (
     MAX_WORKER_ID_CHARS,
     MAX_WORKERS,
     OTHER,
+    RULE_BITS,
     RunnerSummary,
 )
 
@@ -54,6 +55,8 @@ def worst_case_summary(histogram: str = "") -> RunnerSummary:
         burst_spread=min(_LONGEST_SECONDS, MAX_SECONDS),
         peak_in_flight=MAX_COUNT,
         client_limited=False,  # "false" is longer than "true"
+        limited_by=2 ** len(RULE_BITS) - 1,
+        ignored=2 ** len(RULE_BITS) - 1,
         diagnostics=["d" * MAX_DIAGNOSTIC_CHARS] * MAX_DIAGNOSTICS,
         stopped="s" * MAX_STOPPED_CHARS,
         latency=histogram,

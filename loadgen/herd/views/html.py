@@ -13,6 +13,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from herd.api.report import Report
+from herd.api.verdicts import Verdict
+
+# Inconclusive is never green: it is not a pass.
+_VERDICT_COLOURS: dict[Verdict, str] = {
+    "passed": "#1a7f37",
+    "failed": "#cf222e",
+    "inconclusive": "#bc4c00",
+}
 
 _PANELS = (
     "Requests in flight (peak per bucket) vs target",
@@ -167,7 +175,10 @@ def _summary(report: Report) -> str:
             else "no completed request",
         ),
         ("workers", f"{report.workers.distinct} distinct"),
-        ("verdict", report.verdict),
+        (
+            "verdict",
+            report.verdict + (f": {report.verdict_reason}" if report.verdict_reason else ""),
+        ),
         (
             "client",
             "LIMITED — the numbers describe the client" if report.client_limited else "kept up",
@@ -188,7 +199,7 @@ def _summary(report: Report) -> str:
 def render_html(report: Report) -> str:
     """The whole page as one string (plotly.js embedded)."""
     plot = _figure(report).to_html(full_html=False, include_plotlyjs=True)
-    verdict_colour = "#1a7f37" if report.verdict == "passed" else "#cf222e"
+    verdict_colour = _VERDICT_COLOURS[report.verdict]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>herd — {html.escape(report.loadtest)} {html.escape(report.run_id)}</title>

@@ -19,6 +19,7 @@ from typing import Any
 
 from herd.api.report import Report
 from herd.api.spec import LoadTest
+from herd.api.verdicts import PROCESS_LOST
 from herd.engine.env_expansion import Redactor
 from herd.engine.histogram import Histogram
 from herd.engine.multicore.lost import LostShare
@@ -27,8 +28,9 @@ from herd.engine.planning import Plan
 from herd.engine.recorder import Recorder
 from herd.engine.reporting import RunFacts, build_report
 from herd.engine.schedule import Share
+from herd.engine.selfcheck import Finding
 
-LOST_REASON = "process_lost"
+LOST_REASON = PROCESS_LOST
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class LostProcess:
     why: str
 
     def diagnostic(self) -> str:
+        """What was lost, in plain words (the report says it as ``client-limited: …``)."""
         share = self.share
-        text = f"client-limited: process {self.part} left no results ({self.why}): "
+        text = f"process {self.part} left no results ({self.why}): "
         if not share.released:
             return text + (
                 f"it ended before its load was released, so its {share.planned} planned "
@@ -138,14 +141,10 @@ def merge_parts(
         staging_seconds=staging,
         scaling_probe=probe,
     )
-    report = build_report(facts, recorder, stats, redactor)
-    # A lost process is the client failing to deliver its load: client-limited.
-    return report.model_copy(
-        update={
-            "client_limited": report.client_limited or bool(lost),
-            "diagnostics": [*report.diagnostics, *notes, *(p.diagnostic() for p in lost)],
-        }
-    )
+    # A lost process is the client failing to deliver its load: client-limited, and
+    # no spec can ignore it (herd.api.verdicts.PROCESS_LOST).
+    findings = [Finding(PROCESS_LOST, process.diagnostic()) for process in lost]
+    return build_report(facts, recorder, stats, redactor, findings, notes)
 
 
 def start_skew(parts: Sequence[ProcessPart]) -> float | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from herd.engine.histogram import Histogram
 from herd.engine.probe import Sample
-from herd.engine.recorder import Recorder
+from herd.engine.recorder import Recorder, sending_mean
 from herd.engine.run import LoadRun
 from herd.engine.staging import UploadStats
 from herd.engine.timeline import _Bucket
@@ -81,6 +81,8 @@ def recorder_state(recorder: Recorder, with_timeline: bool = True) -> dict[str, 
         "in_flight_area": recorder._in_flight_area,
         "area_since": recorder._area_since,
         "first_sent": recorder._first_sent,
+        "sending_area": recorder._sending_area,
+        "last_sent": recorder._last_sent,
     }
     if with_timeline:
         state["timeline"] = [
@@ -193,12 +195,22 @@ def _merge_workers(merged: Recorder, states: Sequence[dict[str, Any]]) -> None:
 def _merge_in_flight_area(merged: Recorder, states: Sequence[dict[str, Any]]) -> None:
     # Each process's in-flight integral covers its own first send to its last event
     # and is zero outside it, so the runner's is their sum over the union of spans.
-    firsts = [s["first_sent"] for s in states if s["first_sent"] is not None]
-    if not firsts:
+    sending = [s for s in states if s["first_sent"] is not None]
+    if not sending:
         return
-    merged._first_sent = min(firsts)
-    merged._area_since = max(s["area_since"] for s in states if s["first_sent"] is not None)
+    merged._first_sent = min(s["first_sent"] for s in sending)
+    merged._area_since = max(s["area_since"] for s in sending)
     merged._in_flight_area = sum(state["in_flight_area"] for state in states)
+    # Each process is a closed loop over its own share, sending until its last send: the
+    # runner kept the sum of their means in flight (a process whose share ran out first
+    # must not look like the client falling short). Stored as an area over the union.
+    merged._last_sent = max(s["last_sent"] for s in sending)
+    window = merged._last_sent - merged._first_sent
+    mean = sum(
+        sending_mean(s["sending_area"], s["first_sent"], s["last_sent"], s["peak_in_flight"])
+        for s in sending
+    )
+    merged._sending_area = mean * window if window > 0 else 0.0
 
 
 def _merge_timeline(merged: Recorder, states: Sequence[dict[str, Any]]) -> None:
