@@ -197,7 +197,13 @@ def _ended_before_start(
         message=message,
         observed_generation=generation,
         conditions=run_conditions(
-            phase, (reason, message), None, previous.get("conditions") or [], now, generation
+            phase,
+            (reason, message),
+            None,
+            previous.get("conditions") or [],
+            now,
+            generation,
+            verdict=ended_verdict(phase, None),
         ),
         job_name=previous.get("jobName"),
         completion_time=now,
@@ -331,6 +337,7 @@ def _status(
             stamp,
             run.generation,
             outcome.waiting,
+            verdict,
         ),
         job_name=job_name,
         release_time=None if outcome.waiting else rfc3339(release),

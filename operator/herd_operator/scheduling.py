@@ -24,6 +24,7 @@ from herd.api.loading import SpecError, parse_loadtest
 from herd.api.spec import LoadTest
 from herd.api.status import TERMINAL_PHASES, LoadTestStatus, RunSummary
 from herd_operator.caps import NO_CAPS, Caps
+from herd_operator.conditions import loadtest_conditions
 from herd_operator.cron_times import schedule_due
 from herd_operator.events import Event
 from herd_operator.history import history_limits, runs_to_delete
@@ -133,7 +134,9 @@ def next_action(
         problems = error.problems
     if problems:
         message = "; ".join(problems)
-        status = _loadtest_status(runs, None, {**keep, "phase": "Invalid"}, generation)
+        status = _loadtest_status(
+            runs, None, {**keep, "phase": "Invalid"}, generation, previous, now, invalid=message
+        )
         status["message"] = message
         warnings = (
             ()
@@ -181,7 +184,12 @@ def next_action(
     if upcoming is not None:
         fields["nextScheduleTime"] = rfc3339(upcoming)
     status = _loadtest_status(
-        [run for run in runs if metadata(run).get("name") not in delete], create, fields, generation
+        [run for run in runs if metadata(run).get("name") not in delete],
+        create,
+        fields,
+        generation,
+        previous,
+        now,
     )
     if waiting:
         status["message"] = (
@@ -209,6 +217,9 @@ def _loadtest_status(
     created: dict[str, Any] | None,
     fields: dict[str, Any],
     generation: int | None,
+    previous: dict[str, Any],
+    now: datetime,
+    invalid: str | None = None,
 ) -> dict[str, Any]:
     newest_first = sorted(runs, key=_created, reverse=True)
     finished = [run for run in newest_first if not _is_active(run)]
@@ -224,9 +235,23 @@ def _loadtest_status(
     if succeeded and status_of(succeeded[0]).get("completionTime"):
         fields["lastSuccessfulTime"] = status_of(succeeded[0])["completionTime"]
     summary = status_of(finished[0]).get("summary") if finished else None
+    latest = finished[0] if finished else None
+    # A run created now, or one in progress created after the latest finished run.
+    newer = newest_first[: newest_first.index(latest)] if latest is not None else newest_first
+    newer_active = created is not None or any(_is_active(run) for run in newer)
+    conditions = loadtest_conditions(
+        invalid,
+        active,
+        latest,
+        newer_active,
+        previous.get("conditions") or [],
+        rfc3339(now),
+        generation,
+    )
     status = LoadTestStatus(
         phase=phase or ("Scheduled" if "nextScheduleTime" in fields else "Idle"),
         observed_generation=generation,
+        conditions=conditions,
         active=active,
         last_run=last,
         summary=RunSummary.model_validate(summary) if summary else None,

@@ -323,7 +323,9 @@ def test_prometheus_rule_carries_the_alert_rules_of_alerts():
 
 def test_dashboard_configmap_carries_the_dashboards_for_the_grafana_sidecar():
     objects = render(VALUE_SETS["all-features"])
-    (config_map,) = of_kind(objects, "ConfigMap")
+    (config_map,) = [
+        o for o in of_kind(objects, "ConfigMap") if o["metadata"]["name"] != "argocd-cm"
+    ]
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config_map["metadata"]["namespace"] == "monitoring"
     sources = sorted((ROOT / "dashboards").glob("*.json"))

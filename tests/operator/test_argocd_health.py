@@ -1,5 +1,6 @@
-"""The Argo CD health checks in docs/argocd-health.md, run with a Lua interpreter on
-statuses the operator writes (skipped where no ``lua`` is installed)."""
+"""The Argo CD health checks (argocd/*.lua, which the chart renders and the docs show),
+run with a Lua interpreter on statuses the operator writes (skipped where no ``lua`` is
+installed)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,41 @@ from pathlib import Path
 import pytest
 import yaml
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "argocd-health.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "argocd-health.md"
+CHECKS = ROOT / "argocd"
 LUA = shutil.which("lua5.4") or shutil.which("lua5.1") or shutil.which("lua")
-pytestmark = pytest.mark.skipif(LUA is None, reason="no Lua interpreter installed")
+needs_lua = pytest.mark.skipif(LUA is None, reason="no Lua interpreter installed (lua5.4)")
+KEY = "resource.customizations.health.herd.dev_"
 
 
 def checks() -> dict[str, str]:
-    block = re.search(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
-    data = yaml.safe_load(block.group(1))["data"]
-    return {key.rsplit("_", 1)[1]: script for key, script in data.items()}
+    """Kind -> its health check's Lua, from argocd/herd.dev_KIND.lua."""
+    return {path.stem.rsplit("_", 1)[1]: path.read_text() for path in CHECKS.glob("*.lua")}
+
+
+def doc_blocks() -> list[dict]:
+    return [
+        yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
+    ]
+
+
+def test_the_docs_and_the_chart_carry_the_checks_as_they_are():
+    from tests.chart.rendering import render
+
+    expected = {KEY + kind: script for kind, script in checks().items()}
+    assert set(expected) == {KEY + "LoadTest", KEY + "LoadTestRun"}
+    config_map, argo_cd_values = doc_blocks()[:2]
+    assert config_map["data"] == expected  # the argocd-cm one applies by hand
+    assert argo_cd_values["configs"]["cm"] == expected  # the argo-cd chart's values
+    rendered = render({"argocd": {"healthChecks": {"enabled": True}}})
+    argocd_cm = [
+        o for o in rendered if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "argocd-cm"
+    ]
+    assert len(argocd_cm) == 1 and argocd_cm[0]["data"] == expected
+    assert argocd_cm[0]["metadata"]["namespace"] == "argocd"
+    assert argocd_cm[0]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
+    assert not [o for o in render({}) if o["metadata"]["name"] == "argocd-cm"]  # opt-in
 
 
 def lua_value(value) -> str:
@@ -64,6 +91,7 @@ def health(kind: str, obj: dict) -> str:
         ({"phase": "Invalid"}, "Degraded"),
     ],
 )
+@needs_lua
 def test_run_health(status, expected):
     assert health("LoadTestRun", {"status": status} if status else {}) == expected
 
@@ -79,5 +107,6 @@ def test_run_health(status, expected):
         ({"phase": "Invalid", "message": "spec.parallelism: …"}, "Degraded"),
     ],
 )
+@needs_lua
 def test_loadtest_health(status, expected):
     assert health("LoadTest", {"status": status}) == expected

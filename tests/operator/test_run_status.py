@@ -47,9 +47,14 @@ def test_invalid_snapshot_names_the_field_and_creates_nothing():
     assert result.status["phase"] == "Invalid" and result.actions == ()
     assert result.status["message"].startswith("spec.loadTest.parallelism: 31 runners")
     assert conditions(result.status) == {
+        "Ready": ("False", "InvalidSpec"),
+        "Running": ("False", "InvalidSpec"),
         "Succeeded": ("False", "InvalidSpec"),
         "Failed": ("True", "InvalidSpec"),
         "ThresholdsPassed": ("Unknown", "NoResults"),
+        "Inconclusive": ("False", "Conclusive"),
+        "Reconciling": ("False", "InvalidSpec"),
+        "Stalled": ("True", "InvalidSpec"),  # kstatus: Failed
     }
     assert result.status["verdict"] == "failed"
     assert result.events[0].type == "Warning" and result.events[0].reason == "InvalidSpec"
@@ -205,9 +210,14 @@ def test_succeeded_verdicts():
         "verdict": "passed",
     }  # fmt: skip
     assert conditions(passed.status) == {
+        "Ready": ("True", "Accepted"),
+        "Running": ("False", "Completed"),
         "Succeeded": ("True", "Completed"),
         "Failed": ("False", "Completed"),
         "ThresholdsPassed": ("True", "ThresholdsMet"),
+        "Inconclusive": ("False", "Conclusive"),
+        "Reconciling": ("False", "Completed"),
+        "Stalled": ("False", "Completed"),  # kstatus: Current
     }
     assert passed.events[0].reason == "Succeeded" and "verdict passed" in passed.events[0].message
     slow = [finished(i, latencies=[3.0] * 10) for i in range(3)]
@@ -216,6 +226,9 @@ def test_succeeded_verdicts():
     threshold = next(c for c in failed.status["conditions"] if c["type"] == "ThresholdsPassed")
     assert threshold["status"] == "False" and threshold["reason"] == "ThresholdsFailed"
     assert threshold["message"] == "failed: p95 < 2s (was 3)"
+    # A failed verdict is final: kstatus (and so Flux) reads Stalled as Failed.
+    assert conditions(failed.status)["Stalled"] == ("True", "ThresholdsFailed")
+    assert conditions(failed.status)["Inconclusive"] == ("False", "Conclusive")
 
 
 def test_a_runners_unknown_requests_reach_the_status_and_its_error_rate():
@@ -272,7 +285,11 @@ def test_transition_times_move_only_when_a_condition_changes():
         run_body(status=first.status), job, [pod(i, RUNNING) for i in range(3)], AFTER_RELEASE
     )
     assert later.status["phase"] == "Running"
-    assert later.status["conditions"] == first.status["conditions"]  # still Unknown
+    assert conditions(first.status)["Running"] == ("True", "Staging")
+    assert conditions(later.status)["Running"] == ("True", "SendingLoad")
+    times = {c["type"]: c["lastTransitionTime"] for c in first.status["conditions"]}
+    # Staging -> Running changes a reason, no condition's status: no transition.
+    assert {c["type"]: c["lastTransitionTime"] for c in later.status["conditions"]} == times
     assert later.events[0].reason == "Running"
     same = reconcile(run_body(status=later.status), job, [pod(i, RUNNING) for i in range(3)])
     assert same.events == ()
@@ -282,6 +299,8 @@ def test_transition_times_move_only_when_a_condition_changes():
         [finished(i) for i in range(3)],
     )
     stamps = {c["type"]: c["lastTransitionTime"] for c in done.status["conditions"]}
+    assert stamps.pop("Ready") == times["Ready"]  # accepted from the start, still
+    assert stamps.pop("Stalled") == times["Stalled"]  # False throughout: it passed
     assert set(stamps.values()) == {"2030-05-04T12:01:30Z"}
 
 

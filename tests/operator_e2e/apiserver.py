@@ -334,6 +334,7 @@ class HerdApiServer(kmock.KubernetesEmulator):
             if resource == request.resource
             and not stored.deleted
             and request.namespace in (None, namespace)
+            and _named(stored.raw, request)
         ]
 
     async def _serve_list(self, request: kmock.Request) -> Any:
@@ -360,6 +361,7 @@ class HerdApiServer(kmock.KubernetesEmulator):
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         """Changes after ``resourceVersion`` (or every object as ADDED without one), then
         every change as it happens, with nothing lost in between."""
+        _stream_as_json(request)
         yield b""
         bus = self._buses[request.resource]
         since = request.params.get("resourceVersion", "")
@@ -371,10 +373,10 @@ class HerdApiServer(kmock.KubernetesEmulator):
                 backlog = [{"type": "ADDED", "object": raw} for raw in self._objects_of(request)]
         try:
             for event in backlog:
-                if request.namespace in (None, event["object"]["metadata"].get("namespace")):
+                if _watched(event["object"], request):
                     yield event
             async for event in bus.stream(since=mark):
-                if request.namespace in (None, event["object"]["metadata"].get("namespace")):
+                if _watched(event["object"], request):
                     yield event
         finally:
             await bus.unmark(mark)
@@ -392,3 +394,29 @@ class HerdApiServer(kmock.KubernetesEmulator):
             if "/" in entry["name"]:  # a subresource: kubectl would match its short names too
                 entry["shortNames"], entry["categories"] = [], []
         return discovery
+
+
+def _named(obj: dict[str, Any], request: kmock.Request) -> bool:
+    """The one field selector clients use on herd's kinds (``kubectl wait`` sends it)."""
+    selector = request.params.get("fieldSelector", "")
+    if not selector.startswith("metadata.name="):
+        return True
+    return bool(obj["metadata"].get("name") == selector.removeprefix("metadata.name="))
+
+
+def _watched(obj: dict[str, Any], request: kmock.Request) -> bool:
+    return request.namespace in (None, obj["metadata"].get("namespace")) and _named(obj, request)
+
+
+def _stream_as_json(request: kmock.Request) -> None:
+    """Label the watch stream application/json, as the API server does: kmock streams are
+    octet-streams, which client-go's watch (kubectl wait) refuses. aiohttp calls the
+    request's prepare hook just before it sends the headers."""
+    raw = request._raw_request
+    if raw is None:
+        return
+
+    async def as_json(response: Any) -> None:
+        response.content_type = "application/json"
+
+    raw._prepare_hook = as_json  # type: ignore[method-assign]

@@ -67,9 +67,14 @@ async def test_a_loadtest_becomes_an_owned_hardened_indexed_job_of_three(
     assert pending["jobName"] == "sdxl-g1"
     assert pending["runners"]["total"] == 3
     assert {c["type"]: c["status"] for c in pending["conditions"]} == {
+        "Ready": "True",
+        "Running": "False",
         "Succeeded": "Unknown",
         "Failed": "Unknown",
         "ThresholdsPassed": "Unknown",
+        "Inconclusive": "Unknown",
+        "Reconciling": "True",
+        "Stalled": "False",
     }
     parent = await status_of(cluster, LOADTESTS, "sdxl")
     assert parent["active"] == ["sdxl-g1"] and parent["lastRun"] == "sdxl-g1"

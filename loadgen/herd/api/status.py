@@ -5,8 +5,18 @@ schema, ``kubectl explain``, GitOps health checks and the operator all read it f
 these models. Numbers are SI (seconds, ratios); ``summary`` repeats the headline
 numbers as text for ``kubectl get``.
 
-Conditions (``status.conditions[].type``) and what their status means:
+Conditions (``status.conditions[].type``), on LoadTestRuns and LoadTests alike, and
+what their status means (docs/verdicts.md has the table with every reason). A LoadTest's
+``Succeeded``, ``Failed``, ``ThresholdsPassed`` and ``Inconclusive`` mirror its latest
+finished run (the message names it) and are Unknown while a newer run is in progress, so
+``kubectl wait lt/NAME --for=condition=ThresholdsPassed`` waits for that run's verdict.
 
+``Ready``
+    True: the spec is valid and the operator accepted it. False: the spec is invalid
+    (``InvalidSpec``) or the API server refused the runners (``JobRejected``).
+``Running``
+    True: runners are up (staging, then sending load); on a LoadTest, a run is in
+    progress. False: not yet, or no longer.
 ``Succeeded``
     True: every runner finished and the merged results are in ``status.results``.
     False: the run ended without complete results (``Failed`` says why).
@@ -20,6 +30,15 @@ Conditions (``status.conditions[].type``) and what their status means:
     False: at least one threshold failed; ``message`` lists them.
     Unknown: there are no complete results (in progress, or the run failed), or the
     verdict is inconclusive (reason ``Inconclusive``: ``message`` says why).
+``Inconclusive``
+    True: the verdict is inconclusive (the client limited the run, or results are
+    missing; ``message`` says which). False: the verdict is passed or failed.
+    Unknown: in progress.
+``Reconciling`` and ``Stalled`` (abnormal-true, as kstatus and Flux read them)
+    Reconciling is True while a run is in progress. Stalled is True when the spec is
+    invalid, the run failed, or its verdict is failed or inconclusive: nothing more will
+    happen until the spec changes or a new run starts. With neither True and
+    ``observedGeneration`` current, kstatus calls the object Current (healthy).
 """
 
 from __future__ import annotations
@@ -38,16 +57,31 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class ConditionType(StrEnum):
+    READY = "Ready"
+    RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     THRESHOLDS_PASSED = "ThresholdsPassed"
+    INCONCLUSIVE = "Inconclusive"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
 
 
 class Reason(StrEnum):
     """Every ``reason`` a condition can carry."""
 
+    ACCEPTED = "Accepted"
+    """The spec is valid and the operator accepted it."""
     IN_PROGRESS = "InProgress"
     """Runners are being created, staging uploads or sending load."""
+    STARTING = "Starting"
+    """Runner pods are being created, scheduled or pulled."""
+    STAGING = "Staging"
+    """Runners are up, staging uploads and waiting for the synchronized start."""
+    SENDING_LOAD = "SendingLoad"
+    """Runners are sending load."""
+    NO_ACTIVE_RUN = "NoActiveRun"
+    """A LoadTest with no run in progress."""
     WAITING_FOR_CAPACITY = "WaitingForCapacity"
     """The namespace has as many runs with runners up as the operator allows
     (``limits.maxActiveRunsPerNamespace``); this one starts when one of them ends."""
@@ -82,13 +116,16 @@ class Reason(StrEnum):
     INCONCLUSIVE = "Inconclusive"
     """The results cannot pass or fail the thresholds: the client limited the run, or
     results are missing (the message says which)."""
+    CONCLUSIVE = "Conclusive"
+    """The verdict is passed or failed: the run measured the endpoint."""
 
 
 class Condition(ApiModel):
     """The state of one aspect of the object (Kubernetes ``metav1.Condition``)."""
 
     type: ConditionType
-    """Succeeded, Failed or ThresholdsPassed."""
+    """Ready, Running, Succeeded, Failed, ThresholdsPassed, Inconclusive, Reconciling or
+    Stalled."""
     status: ConditionStatus
     """True, False or Unknown (not decided yet)."""
     reason: Reason
@@ -277,7 +314,8 @@ class LoadTestRunStatus(ApiModel):
     observed_generation: int | None = None
     """The ``metadata.generation`` this status was written for."""
     conditions: list[Condition] = Field(default_factory=list)
-    """Succeeded, Failed and ThresholdsPassed, Kubernetes-style."""
+    """Ready, Running, Succeeded, Failed, ThresholdsPassed, Inconclusive, Reconciling and
+    Stalled, Kubernetes-style (meanings in docs/verdicts.md)."""
     job_name: str | None = None
     """The runner Job, once it has been seen."""
     release_time: str | None = None
@@ -304,6 +342,10 @@ class LoadTestStatus(ApiModel):
     """Why the LoadTest is Invalid or waiting, for people."""
     observed_generation: int | None = None
     """The ``metadata.generation`` this status was written for."""
+    conditions: list[Condition] = Field(default_factory=list)
+    """Ready, Running and Reconciling of the LoadTest itself; Succeeded, Failed,
+    ThresholdsPassed, Inconclusive and Stalled of its latest finished run (Unknown while a
+    newer run is in progress)."""
     active: list[str] = Field(default_factory=list)
     """Runs in progress."""
     last_run: str | None = None
