@@ -350,6 +350,9 @@ def test_monitors_scrape_the_operators_metrics_port():
     assert service_monitor["spec"]["endpoints"][0]["port"] == "metrics"
     (pod_monitor,) = [m for m in of_kind(objects, "PodMonitor") if m["metadata"]["name"] == "herd"]
     assert pod_monitor["spec"]["selector"]["matchLabels"] == selector
+    # The operator's series carry the LoadTests' namespaces: not replaced by the operator's.
+    endpoints = service_monitor["spec"]["endpoints"] + pod_monitor["spec"]["podMetricsEndpoints"]
+    assert [endpoint["honorLabels"] for endpoint in endpoints] == [True, True]
 
 
 def test_runner_network_policy_selects_the_operators_runner_pods_and_no_operator():
