@@ -97,7 +97,8 @@ def runner_args(
 
 
 def _metrics_port(settings: RunnerSettings) -> list[str]:
-    return [] if settings.metrics_port is None else ["--metrics-port", str(settings.metrics_port)]
+    port = [] if settings.metrics_port is None else ["--metrics-port", str(settings.metrics_port)]
+    return port + (["--remote-write", settings.remote_write] if settings.remote_write else [])
 
 
 def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:

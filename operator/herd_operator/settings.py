@@ -39,6 +39,9 @@ class RunnerSettings:
     operator's default image); a LoadTest or run it refuses is ``Invalid``."""
     pushgateway: str | None = None
     """Pushgateway runners push to when a spec sets no ``metrics.pushgateway``."""
+    remote_write: str | None = None
+    """Prometheus remote-write URL runners send their metrics to (``herd run --remote-write``);
+    None: none. The other way to keep final numbers, beside or instead of a Pushgateway."""
     metrics_port: int | None = 9090
     """Port each runner serves ``/metrics`` on, as its container port ``metrics`` (the
     chart's PodMonitor scrapes it); None: runners serve no metrics."""

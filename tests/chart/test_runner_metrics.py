@@ -41,6 +41,7 @@ def runner_job_of(objects: list[dict]) -> dict:
     settings = RunnerSettings(
         metrics_port=params["runner_metrics_port"] or None,
         pushgateway=params["runner_pushgateway"] or None,
+        remote_write=params["runner_remote_write"] or None,
     )
     return build_runner_job(read_run(run_body()), settings)
 
@@ -179,3 +180,11 @@ def test_the_kube_prometheus_stack_values_turn_on_every_part_the_dashboard_needs
     assert all(m["metadata"]["labels"]["release"] == "kube-prometheus-stack" for m in monitors)
     assert of_component(objects, "Deployment", "pushgateway")
     assert [c for c in of_kind(objects, "ConfigMap") if "herd.json" in c["data"]]
+
+
+def test_runners_remote_write_to_the_url_the_values_give():
+    url = "http://prometheus.monitoring.svc:9090/api/v1/write"
+    objects = render({"runners": {"remoteWrite": url}})
+    args = runner_container(runner_job_of(objects))["args"]
+    assert args[args.index("--remote-write") + 1] == url
+    assert "--remote-write" not in runner_container(runner_job_of(render()))["args"]

@@ -47,6 +47,7 @@ BAD_VALUES = [
     ({"image": {"digest": "latest"}}, "/image/digest", "does not match pattern"),
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "must be one of"),
     ({"runners": {"pushgateway": "pushgateway:9091"}}, "/runners/pushgateway", "pattern"),
+    ({"runners": {"remoteWrite": "prometheus:9090"}}, "/runners/remoteWrite", "pattern"),
     # Runners run as non-root: no port below 1024.
     ({"runners": {"metrics": {"port": 80}}}, "/runners/metrics/port", "minimum"),
     (

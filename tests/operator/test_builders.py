@@ -253,6 +253,14 @@ def test_runners_serve_metrics_on_the_named_port_the_settings_give():
     job = build_runner_job(read_run(run_body()), RunnerSettings(metrics_port=None))
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert "ports" not in container and "--metrics-port" not in container["args"]
+    assert "--remote-write" not in container["args"]
+
+
+def test_runners_remote_write_where_the_settings_say():
+    url = "http://prometheus.monitoring.svc:9090/api/v1/write"
+    job = build_runner_job(read_run(run_body()), RunnerSettings(remote_write=url))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--remote-write") + 1] == url
 
 
 @pytest.mark.parametrize(
