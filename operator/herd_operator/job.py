@@ -29,6 +29,8 @@ CONFIG_DIR = "/etc/herd"
 TMP_DIR = "/tmp"
 REPORT_PATH = f"{TMP_DIR}/herd/report.json"
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+METRICS_PORT_NAME = "metrics"
+"""The runner container's port for ``/metrics``: what the chart's PodMonitor scrapes."""
 
 # A failed runner is never retried: a retry would send its share of the load again,
 # late and alone, so the endpoint would see neither the planned load nor a
@@ -90,7 +92,13 @@ def runner_args(
         # (no success in it) would fail the Job and end the other runners.
         "--no-verdict-exit",
         *_pushgateway_default(run, settings),
+        *_metrics_port(settings),
     ]
+
+
+def _metrics_port(settings: RunnerSettings) -> list[str]:
+    port = [] if settings.metrics_port is None else ["--metrics-port", str(settings.metrics_port)]
+    return port + (["--remote-write", settings.remote_write] if settings.remote_write else [])
 
 
 def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:
@@ -153,6 +161,10 @@ def _container(
             {"name": "tmp", "mountPath": TMP_DIR},
         ],
     }
+    if settings.metrics_port is not None:
+        container["ports"] = [
+            {"name": METRICS_PORT_NAME, "containerPort": settings.metrics_port, "protocol": "TCP"}
+        ]
     if runner.env_from:
         container["envFrom"] = [
             source.model_dump(by_alias=True, exclude_none=True) for source in runner.env_from

@@ -4,14 +4,22 @@ Besides runs by phase, reconcile errors and run durations, the final results of 
 latest finished run of each LoadTest are gauges: Prometheus keeps scraping them after
 the runner Jobs and pods (and eventually the LoadTestRun) are gone, so dashboards and
 alerts keep a history of results without reading any Kubernetes object.
+
+That run's verdict and thresholds, judged on the merged results, are also exported under
+the names a runner uses (``herd_run_verdict``, ``herd_threshold_*``, ...) with its run's
+labels and ``runner="merged"``: runners never see thresholds (their share would be judged
+alone), so this is where the dashboard's verdict and threshold panels find a cluster run.
 """
 
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from herd.api.status import TERMINAL_PHASES
 from herd_operator.objects import parse_time
@@ -21,6 +29,56 @@ _RESULT_LABELS = ("namespace", "loadtest")
 _REQUEST_OUTCOMES = ("planned", "sent", "ok", "failed", "neverSent", "unknown")
 # Load tests run from seconds to hours.
 _DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
+MERGED_RUNNER = "merged"
+"""The ``runner`` label of a run's merged verdict: no runner index, so never one's copy."""
+_VERDICTS = ("passed", "failed", "inconclusive")
+_RUN_LABELS = ("namespace", "loadtest", "run", "runner")
+
+
+class MergedVerdicts(Collector):
+    """The latest finished run of each LoadTest: its verdict and thresholds as runners
+    name them, from the run's status (one run per LoadTest, so the series stay few)."""
+
+    def __init__(self) -> None:
+        self.latest: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        """(namespace, loadtest) → (run name, its status)."""
+
+    def collect(self) -> Iterator[Metric]:
+        verdict = GaugeMetricFamily(
+            "herd_run_verdict",
+            "1 for the run's verdict on its merged results, 0 for the others.",
+            labels=[*_RUN_LABELS, "verdict"],
+        )
+        limited = GaugeMetricFamily(
+            "herd_run_client_limited",
+            "1 when some runner found the client distorted the traffic.",
+            labels=list(_RUN_LABELS),
+        )
+        passed = GaugeMetricFamily(
+            "herd_threshold_passed",
+            "1 per threshold that holds on the merged results, 0 per one that fails.",
+            labels=[*_RUN_LABELS, "threshold"],
+        )
+        value = GaugeMetricFamily(
+            "herd_threshold_value",
+            "Each threshold's value measured on the merged results.",
+            labels=[*_RUN_LABELS, "threshold"],
+        )
+        for (namespace, loadtest), (run, status) in sorted(self.latest.items()):
+            labels = [namespace, loadtest, run, MERGED_RUNNER]
+            for name in _VERDICTS:
+                verdict.add_metric([*labels, name], 1 if status.get("verdict") == name else 0)
+            results = status.get("results") or {}
+            if "clientLimited" in results:
+                limited.add_metric(labels, 1 if results["clientLimited"] else 0)
+            for threshold in results.get("thresholds") or []:
+                if threshold.get("implicit"):
+                    continue  # not written in the spec; the verdict says it
+                passed.add_metric([*labels, threshold["expr"]], 1 if threshold["passed"] else 0)
+                measured = threshold.get("value")
+                if measured is not None:
+                    value.add_metric([*labels, threshold["expr"]], measured)
+        yield from (verdict, limited, passed, value)
 
 
 class OperatorMetrics:
@@ -63,6 +121,8 @@ class OperatorMetrics:
         self.completed = self._result_gauge(
             "completion_timestamp_seconds", "When the latest finished run ended (Unix time)."
         )
+        self.merged_verdicts = MergedVerdicts()
+        registry.register(self.merged_verdicts)
         for phase in PHASES:
             self.runs.labels(phase).set(0)
         self._phases: dict[tuple[str, str], str] = {}
@@ -94,7 +154,7 @@ class OperatorMetrics:
                 self.run_duration.labels(phase).observe((ended - created).total_seconds())
         if phase in TERMINAL_PHASES:
             loadtest = (body.get("spec") or {}).get("loadTestName") or meta.get("name", "")
-            self._record_results(namespace, loadtest, after)
+            self._record_results(namespace, loadtest, meta.get("name", ""), after)
 
     def forget_run(self, namespace: str, name: str) -> None:
         self._phases.pop((namespace, name), None)
@@ -108,13 +168,16 @@ class OperatorMetrics:
         for phase, count in self.phase_counts().items():
             self.runs.labels(phase).set(count)
 
-    def _record_results(self, namespace: str, loadtest: str, status: dict[str, Any]) -> None:
+    def _record_results(
+        self, namespace: str, loadtest: str, run: str, status: dict[str, Any]
+    ) -> None:
         """Keep the results of the latest finished run per LoadTest (by completion time)."""
         ended = parse_time(status.get("completionTime"))
         key = (namespace, loadtest)
         if ended is None or ended.timestamp() < self._latest.get(key, float("-inf")):
             return
         self._latest[key] = ended.timestamp()
+        self.merged_verdicts.latest[key] = (run, status)
         labels = {"namespace": namespace, "loadtest": loadtest}
         self.completed.labels(**labels).set(ended.timestamp())
         self.passed.labels(**labels).set(1 if status.get("verdict") == "passed" else 0)

@@ -39,12 +39,20 @@ class RunnerSettings:
     operator's default image); a LoadTest or run it refuses is ``Invalid``."""
     pushgateway: str | None = None
     """Pushgateway runners push to when a spec sets no ``metrics.pushgateway``."""
+    remote_write: str | None = None
+    """Prometheus remote-write URL runners send their metrics to (``herd run --remote-write``);
+    None: none. The other way to keep final numbers, beside or instead of a Pushgateway."""
+    metrics_port: int | None = 9090
+    """Port each runner serves ``/metrics`` on, as its container port ``metrics`` (the
+    chart's PodMonitor scrapes it); None: runners serve no metrics."""
 
     def __post_init__(self) -> None:
         if self.startup_allowance_seconds < 0 or self.deadline_margin_seconds < 0:
             raise ValueError("startup allowance and deadline margin must not be negative")
         if self.run_as_user <= 0:
             raise ValueError("runners must run as a non-root numeric uid")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise ValueError("the runners' metrics port must be 1-65535")
 
 
 DEFAULT_SETTINGS = RunnerSettings()

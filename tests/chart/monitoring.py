@@ -36,10 +36,35 @@ _SELECTOR = {
     "required": ["matchLabels"],
     "additionalProperties": False,
 }
+_RELABELING = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": ["replace", "keep", "drop", "labeldrop", "labelkeep", "labelmap"]},
+        "regex": {"type": "string"},
+        "sourceLabels": {"type": "array", "items": {"type": "string"}},
+        "targetLabel": {"type": "string"},
+        "replacement": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
 _ENDPOINT = {
     "type": "object",
-    "properties": {"port": {"type": "string"}, "path": {"type": "string"}, "interval": _DURATION},
+    "properties": {
+        "port": {"type": "string"},
+        "path": {"type": "string"},
+        "interval": _DURATION,
+        "honorLabels": {"type": "boolean"},
+        "metricRelabelings": {"type": "array", "items": _RELABELING},
+    },
     "required": ["port"],
+    "additionalProperties": False,
+}
+_NAMESPACE_SELECTOR = {
+    "type": "object",
+    "properties": {
+        "any": {"type": "boolean"},
+        "matchNames": {"type": "array", "items": {"type": "string"}},
+    },
     "additionalProperties": False,
 }
 _RULE = {
@@ -79,6 +104,7 @@ SCHEMAS = {
             "type": "object",
             "properties": {
                 "selector": _SELECTOR,
+                "namespaceSelector": _NAMESPACE_SELECTOR,
                 "endpoints": {"type": "array", "items": _ENDPOINT, "minItems": 1},
             },
             "required": ["selector", "endpoints"],
@@ -91,6 +117,7 @@ SCHEMAS = {
             "type": "object",
             "properties": {
                 "selector": _SELECTOR,
+                "namespaceSelector": _NAMESPACE_SELECTOR,
                 "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT, "minItems": 1},
             },
             "required": ["selector", "podMetricsEndpoints"],

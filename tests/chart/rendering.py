@@ -43,6 +43,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "all-features": ci_values("all-features"),
     "all-features-namespaced": merged(ci_values("all-features"), ci_values("namespaced")),
     "kind-e2e": yaml.safe_load((ROOT / "tests" / "e2e" / "values-kind.yaml").read_text()),
+    "kube-prometheus-stack": yaml.safe_load(
+        (CHART / "values-kube-prometheus-stack.yaml").read_text()
+    ),
 }
 
 
@@ -77,8 +80,17 @@ def of_kind(objects: list[dict], kind: str) -> list[dict]:
     return [obj for obj in objects if obj["kind"] == kind]
 
 
+def of_component(objects: list[dict], kind: str, component: str) -> list[dict]:
+    """Objects of ``kind`` labelled ``app.kubernetes.io/component: component``."""
+    return [
+        obj
+        for obj in of_kind(objects, kind)
+        if obj["metadata"]["labels"].get("app.kubernetes.io/component") == component
+    ]
+
+
 def operator_deployment(objects: list[dict]) -> dict:
-    (deployment,) = of_kind(objects, "Deployment")
+    (deployment,) = of_component(objects, "Deployment", "operator")
     return deployment
 
 

@@ -26,6 +26,7 @@ from tests.chart.rendering import (
     helm,
     merged,
     notes,
+    of_component,
     of_kind,
     operator_container,
     operator_deployment,
@@ -79,13 +80,17 @@ def test_the_chart_renders_what_each_mode_promises():
         "ServiceAccount",
     ]
     assert kinds["namespaced"] == ["Deployment", "Role", "RoleBinding", "ServiceAccount"]
-    optional = {"ConfigMap", "NetworkPolicy", "PodMonitor", "PrometheusRule", "Service"}
-    assert set(kinds["all-features"]) == {*kinds["default"], *optional, "ServiceMonitor"}
-    assert set(kinds["all-features-namespaced"]) == {
-        *kinds["namespaced"],
-        *optional,
+    optional = {
+        "ConfigMap",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "PodMonitor",
+        "PrometheusRule",
+        "Service",
         "ServiceMonitor",
     }
+    assert set(kinds["all-features"]) == {*kinds["default"], *optional}
+    assert set(kinds["all-features-namespaced"]) == {*kinds["namespaced"], *optional}
 
 
 # --- RBAC -------------------------------------------------------------------------------------
@@ -339,14 +344,17 @@ def test_monitors_scrape_the_operators_metrics_port():
     container = operator_container(objects)
     port = next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
     assert f"--metrics-port={port}" in container["args"]
-    (service,) = of_kind(objects, "Service")
+    (service,) = of_component(objects, "Service", "operator")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
     selector = operator_deployment(objects)["spec"]["selector"]["matchLabels"]
     assert service["spec"]["selector"] == selector
-    (service_monitor,) = of_kind(objects, "ServiceMonitor")
+    (service_monitor,) = of_component(objects, "ServiceMonitor", "operator")
     assert service_monitor["spec"]["endpoints"][0]["port"] == "metrics"
-    (pod_monitor,) = of_kind(objects, "PodMonitor")
+    (pod_monitor,) = [m for m in of_kind(objects, "PodMonitor") if m["metadata"]["name"] == "herd"]
     assert pod_monitor["spec"]["selector"]["matchLabels"] == selector
+    # The operator's series carry the LoadTests' namespaces: not replaced by the operator's.
+    endpoints = service_monitor["spec"]["endpoints"] + pod_monitor["spec"]["podMetricsEndpoints"]
+    assert [endpoint["honorLabels"] for endpoint in endpoints] == [True, True]
 
 
 def test_runner_network_policy_selects_the_operators_runner_pods_and_no_operator():
@@ -361,7 +369,10 @@ def test_runner_network_policy_selects_the_operators_runner_pods_and_no_operator
         assert selector.items() <= runner_labels.items()
         assert not selector.items() <= operator_labels.items()
         assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
-        assert policy["spec"]["ingress"] == []  # runners serve nothing
+        # Runners serve nothing but their metrics port (all-features: 9400).
+        assert policy["spec"]["ingress"] == [
+            {"ports": [{"port": 9400, "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}
+        ]
         dns, *rest = policy["spec"]["egress"]
         assert {port["port"] for port in dns["ports"]} == {53}
         peers = [peer for rule in rest for peer in rule["to"]]

@@ -47,6 +47,16 @@ BAD_VALUES = [
     ({"image": {"digest": "latest"}}, "/image/digest", "does not match pattern"),
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "must be one of"),
     ({"runners": {"pushgateway": "pushgateway:9091"}}, "/runners/pushgateway", "pattern"),
+    ({"runners": {"remoteWrite": "prometheus:9090"}}, "/runners/remoteWrite", "pattern"),
+    # Runners run as non-root: no port below 1024.
+    ({"runners": {"metrics": {"port": 80}}}, "/runners/metrics/port", "minimum"),
+    (
+        {"runners": {"metrics": {"podMonitor": {"interval": "5"}}}},
+        "/runners/metrics/podMonitor/interval",
+        "pattern",
+    ),
+    ({"pushgateway": {"persistence": {"size": "lots"}}}, "/pushgateway/persistence/size", ""),
+    ({"pushgateway": {"enable": True}}, "/pushgateway", "additional properties 'enable'"),
     (
         {"operator": {"securityContext": {"readOnlyRootFilesystem": False}}},
         "/operator/securityContext/readOnlyRootFilesystem",

@@ -60,10 +60,13 @@ def pushgateway(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @contextlib.contextmanager
 def prometheus(
-    tmp_path: Path, scrape_configs: list[dict], rule_files: Sequence[Path] = ()
+    tmp_path: Path,
+    scrape_configs: list[dict],
+    rule_files: Sequence[Path] = (),
+    flags: Sequence[str] = (),
 ) -> Iterator[ServerProcess]:
     """Prometheus scraping ``scrape_configs`` and evaluating ``rule_files`` every 200 ms,
-    storing under tmp_path."""
+    storing under tmp_path; ``flags`` are added to its command line."""
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
@@ -84,12 +87,16 @@ def prometheus(
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        *flags,
     ]
     with child_server(command, port, "/-/ready") as server:
         _wait_until_ready(f"{server.url}/-/ready")  # 503 while it replays its storage
         # Target discovery reaches the scrapers in 5 s batches: a short herd run
-        # started before the first scrape would be over unseen.
-        expected = sum(len(c["targets"]) for job in scrape_configs for c in job["static_configs"])
+        # started before the first scrape would be over unseen. (Targets that other
+        # discovery, e.g. file_sd, finds later are the caller's to wait for.)
+        expected = sum(
+            len(c["targets"]) for job in scrape_configs for c in job.get("static_configs", [])
+        )
         _wait_until_scraping(server.url, expected)
         yield server
 

@@ -93,7 +93,13 @@ def test_every_operator_metric_is_documented():
         "phase": "Succeeded",
         "verdict": "passed",
         "completionTime": "2030-01-01T00:01:00Z",
-        "results": {"requests": {"planned": 1}, "latency": {"p95": 0.1}, "errorRate": 0.0},
+        "results": {
+            "requests": {"planned": 1},
+            "latency": {"p95": 0.1},
+            "errorRate": 0.0,
+            "clientLimited": False,
+            "thresholds": [{"expr": "p95 < 2s", "value": 0.1, "passed": True}],
+        },
     }
     body = {"metadata": {"name": "r1", "creationTimestamp": "2030-01-01T00:00:00Z"}}
     metrics.observe_run("ns", body, {"phase": "Running"}, finished)

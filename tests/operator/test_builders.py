@@ -42,6 +42,7 @@ OWNER = [
         "blockOwnerDeletion": True,
     }
 ]
+METRICS_PORT = {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}
 HARDENED_CONTAINER = {
     "runAsNonRoot": True,
     "runAsUser": 65532,
@@ -64,6 +65,7 @@ def command(runners: int) -> list[str]:
         "--summary", "/dev/termination-log",
         "--quiet",
         "--no-verdict-exit",
+        "--metrics-port", "9090",
     ]  # fmt: skip
 
 
@@ -104,6 +106,7 @@ def expected_job(runners: int, deadline: int, container: dict, pod: dict, grace:
                             "securityContext": HARDENED_CONTAINER,
                             "terminationMessagePath": "/dev/termination-log",
                             "terminationMessagePolicy": "FallbackToLogsOnError",
+                            "ports": [METRICS_PORT],
                             "volumeMounts": [
                                 {"name": "loadtest", "mountPath": "/etc/herd", "readOnly": True},
                                 {"name": "tmp", "mountPath": "/tmp"},
@@ -241,7 +244,28 @@ def test_settings_shape_the_job():
     )
 
 
-@pytest.mark.parametrize("bad", [{"run_as_user": 0}, {"startup_allowance_seconds": -1}])
+def test_runners_serve_metrics_on_the_named_port_the_settings_give():
+    job = build_runner_job(read_run(run_body()), RunnerSettings(metrics_port=9300))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9300, "protocol": "TCP"}]
+    assert container["args"][container["args"].index("--metrics-port") + 1] == "9300"
+    # No port in the settings: no /metrics and no container port.
+    job = build_runner_job(read_run(run_body()), RunnerSettings(metrics_port=None))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert "ports" not in container and "--metrics-port" not in container["args"]
+    assert "--remote-write" not in container["args"]
+
+
+def test_runners_remote_write_where_the_settings_say():
+    url = "http://prometheus.monitoring.svc:9090/api/v1/write"
+    job = build_runner_job(read_run(run_body()), RunnerSettings(remote_write=url))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--remote-write") + 1] == url
+
+
+@pytest.mark.parametrize(
+    "bad", [{"run_as_user": 0}, {"startup_allowance_seconds": -1}, {"metrics_port": 0}]
+)
 def test_settings_refuse_unsafe_values(bad):
     with pytest.raises(ValueError):
         RunnerSettings(**bad)

@@ -12,6 +12,9 @@ the real ones do:
   ``herd``. What the process writes to its termination-message file (at most 4096 bytes,
   like the kubelet keeps) goes into the pod's status with its exit code; with
   ``FallbackToLogsOnError``, a failed process that wrote none leaves its log's tail there.
+  Each pod has its own network in a cluster, so every runner serves its ``metrics``
+  container port; here they share one, so the kubelet gives each pod's port a free port on
+  127.0.0.1 (``Kubelet.ports``) and tells ``herd run`` to serve there.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from herd.demo.services import free_port
 from herd_operator.kube import CONFIGMAPS, JOBS, PODS
 from tests.operator_e2e.api import Api, ApiError
 
@@ -158,6 +162,10 @@ class Kubelet:
         self.workdir = workdir
         self._runs: dict[str, asyncio.Task[None]] = {}  # pod uid → its container's run
         self.exit_codes: dict[str, int] = {}  # pod name → exit code, for the tests
+        self.ports: dict[str, dict[str, int]] = {}
+        """Pod name → its container ports by name → the local port (on 127.0.0.1) for it."""
+        self.on_start: Callable[[dict[str, Any]], None] | None = None
+        """Called with each pod as its container starts (e.g. to tell Prometheus)."""
         self.paused = False
         """While paused, new pods stay Pending (as if not yet scheduled)."""
 
@@ -194,7 +202,11 @@ class Kubelet:
         return {mount["mountPath"]: volumes[mount["name"]] for mount in container["volumeMounts"]}
 
     def _command(
-        self, container: dict[str, Any], mounts: dict[str, Path], message_file: Path
+        self,
+        container: dict[str, Any],
+        mounts: dict[str, Path],
+        message_file: Path,
+        ports: dict[int, int],
     ) -> tuple[list[str], dict[str, str]]:
         env = {var["name"]: var["value"] for var in container.get("env", []) if "value" in var}
 
@@ -208,6 +220,10 @@ class Kubelet:
             return arg
 
         command = [local(arg) for arg in container["args"]]
+        if "--metrics-port" in command[:-1]:  # the pod's own port, on this pod's local port
+            at = command.index("--metrics-port") + 1
+            command[at] = str(ports.get(int(command[at]), command[at]))
+            command += ["--metrics-host", "127.0.0.1"]
         if command[0] == "herd":
             command[:1] = [sys.executable, "-m", "herd.cli"]
         env = {name: local(value) for name, value in env.items()}
@@ -220,7 +236,13 @@ class Kubelet:
         message_file = folder / "termination-log"
         mounts = await self._mounts(pod, folder)
         message_file.touch()
-        command, env = self._command(container, mounts, message_file)
+        declared = {port["name"]: port["containerPort"] for port in container.get("ports", [])}
+        local_ports = {name: free_port() for name in declared}
+        self.ports[meta["name"]] = local_ports
+        by_number = {declared[name]: local_ports[name] for name in declared}
+        command, env = self._command(container, mounts, message_file, by_number)
+        if self.on_start is not None:
+            self.on_start(pod)
         started = _now()
         await self._set_status(pod, "Running", {"running": {"startedAt": started}})
         with (folder / "output.log").open("wb") as output:

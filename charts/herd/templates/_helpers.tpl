@@ -91,3 +91,56 @@ release's namespace plus runners.networkPolicy.namespaces.
 {{- end }}
 {{- toJson (uniq $namespaces) }}
 {{- end }}
+
+{{/*
+The labels the operator puts on every runner pod (herd_operator.naming.run_labels): what the
+runners' NetworkPolicy and PodMonitor select.
+*/}}
+{{- define "herd.runnerSelectorLabels" -}}
+app.kubernetes.io/name: herd
+app.kubernetes.io/component: runner
+app.kubernetes.io/managed-by: herd-operator
+{{- end }}
+
+{{/*
+The chart's Pushgateway: its name, the labels its pod and Service select by, its image.
+*/}}
+{{- define "herd.pushgatewayName" -}}
+{{- printf "%s-pushgateway" (include "herd.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "herd.pushgatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "herd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/component: pushgateway
+{{- end }}
+
+{{- define "herd.pushgatewayLabels" -}}
+helm.sh/chart: {{ include "herd.chart" . }}
+{{ include "herd.pushgatewaySelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.pushgateway.image.tag | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: herd
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "herd.pushgatewayImage" -}}
+{{- with .Values.pushgateway.image }}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository .tag }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where runners push when a LoadTest names no Pushgateway: runners.pushgateway, else the
+chart's own Pushgateway when it is deployed, else nowhere (empty).
+*/}}
+{{- define "herd.runnerPushgateway" -}}
+{{- if .Values.runners.pushgateway }}
+{{- .Values.runners.pushgateway }}
+{{- else if .Values.pushgateway.enabled }}
+{{- printf "http://%s.%s.svc:%d" (include "herd.pushgatewayName" .) .Release.Namespace (.Values.pushgateway.port | int) }}
+{{- end }}
+{{- end }}

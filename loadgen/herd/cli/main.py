@@ -34,7 +34,7 @@ from herd.engine.request_log import RequestLogFile
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.engine.scrub import scrub_credentials
-from herd.metrics import MetricsSettings, PushSettings, exporting
+from herd.metrics import MetricsSettings, PushSettings, RemoteWriteSettings, exporting
 
 VERDICT_EXITS: dict[Verdict, ExitCode] = {
     "passed": ExitCode.PASSED,
@@ -140,6 +140,12 @@ def cli() -> None:
     "(default: spec.metrics.pushgateway).",
 )
 @click.option(
+    "--remote-write",
+    metavar="URL",
+    help="Send metrics to this Prometheus remote-write URL (e.g. .../api/v1/write) during "
+    "the run and once at its end, instead of or beside a Pushgateway.",
+)
+@click.option(
     "--processes",
     type=_ProcessesType(),
     default="auto",
@@ -173,6 +179,7 @@ def run(
     metrics_port: int | None,
     metrics_host: str,
     pushgateway: str | None,
+    remote_write: str | None,
     processes: Processes,
     verdict_exit: bool,
     quiet: bool,
@@ -236,7 +243,7 @@ def run(
                 options = replace(options, request_log=log_file)
             load_run = LoadRun(loadtest, options)
         else:
-            metrics_wanted = metrics_port is not None or push_url is not None
+            metrics_wanted = metrics_port is not None or push_url is not None or bool(remote_write)
             load_run = MultiProcessRun(
                 loadtest,
                 options,
@@ -253,6 +260,7 @@ def run(
                 port=metrics_port,
                 host=metrics_host,
                 push=PushSettings(push_url) if push_url else None,
+                remote_write=RemoteWriteSettings(remote_write) if remote_write else None,
             )
             with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
                 report = runner.run(_execute(load_run, console if show_live else None, metrics))

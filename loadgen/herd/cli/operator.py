@@ -50,6 +50,22 @@ from herd_operator.settings import DEFAULT_RUNNER_IMAGE, RunnerSettings
     "[env: HERD_RUNNER_PUSHGATEWAY].",
 )
 @click.option(
+    "--runner-metrics-port",
+    envvar="HERD_RUNNER_METRICS_PORT",
+    type=click.IntRange(min=0, max=65535),
+    default=RunnerSettings.metrics_port,
+    show_default=True,
+    help="Port runner pods serve /metrics on (container port 'metrics', for a PodMonitor); "
+    "0: none [env: HERD_RUNNER_METRICS_PORT].",
+)
+@click.option(
+    "--runner-remote-write",
+    envvar="HERD_RUNNER_REMOTE_WRITE",
+    metavar="URL",
+    help="Prometheus remote-write URL runner pods send their metrics to "
+    "[env: HERD_RUNNER_REMOTE_WRITE].",
+)
+@click.option(
     "--startup-allowance",
     type=click.IntRange(min=0),
     default=RunnerSettings.startup_allowance_seconds,
@@ -72,6 +88,8 @@ def operator(
     metrics_host: str,
     runner_image: str,
     runner_pushgateway: str | None,
+    runner_metrics_port: int,
+    runner_remote_write: str | None,
     startup_allowance: int,
     resync: float,
     verbose: int,
@@ -122,6 +140,8 @@ def operator(
             caps=caps,
             policy=policy,
             pushgateway=runner_pushgateway or None,
+            metrics_port=runner_metrics_port or None,
+            remote_write=runner_remote_write or None,
         ),
     )
     # Said at every start, whatever the log level: what this operator will refuse to run.

@@ -1,4 +1,4 @@
-"""Wiring a run's metrics: what ``herd run --metrics-port/--pushgateway`` sets up.
+"""Wiring a run's metrics: what ``herd run --metrics-port/--pushgateway/--remote-write`` sets up.
 
 ``attach_metrics`` subscribes the per-request listener and registers the
 collectors before ``execute()``; ``exporting`` also serves ``/metrics`` and
@@ -21,6 +21,7 @@ from herd.metrics.collector import DEFAULT_WORKER_LABELS, RunCollector, run_iden
 from herd.metrics.outcomes import RequestOutcomes
 from herd.metrics.processes import MergedOutcomes
 from herd.metrics.pushing import PushCollector, Pusher, PushSettings
+from herd.metrics.remote_write import RemoteWriter, RemoteWriteSettings
 from herd.metrics.server import serving_metrics
 
 
@@ -33,12 +34,14 @@ class MetricsSettings:
     host: str = "0.0.0.0"
     """Address to serve on; all interfaces by default, as a pod needs."""
     push: PushSettings | None = None
+    remote_write: RemoteWriteSettings | None = None
+    """Send to a Prometheus remote-write receiver during the run and once at its end."""
     worker_labels: int = DEFAULT_WORKER_LABELS
     """Workers named in ``worker`` labels before the rest fold into ``other``."""
 
     @property
     def enabled(self) -> bool:
-        return self.port is not None or self.push is not None
+        return self.port is not None or self.push is not None or self.remote_write is not None
 
 
 class RunMetrics:
@@ -96,4 +99,6 @@ async def exporting(
             )
             registry.register(PushCollector(pusher, identity))
             await stack.enter_async_context(pusher)
+        if settings.remote_write is not None:
+            await stack.enter_async_context(RemoteWriter(settings.remote_write, registry))
         yield metrics
