@@ -159,15 +159,34 @@ def test_sigterm_mid_run_still_stores_the_result(fresh_target, s3_server, bucket
     assert runner.report.requests.sent >= 2
 
 
+def test_max_duration_still_stores_the_result(fresh_target, s3_server, bucket, tmp_path):
+    spec = {
+        "target": {"url": f"{fresh_target.url}/sleep/10"},
+        "load": {"pattern": "burst", "requests": 2, "maxDuration": "1s"},
+    }
+    result = herd_run(
+        write_spec(tmp_path, spec),
+        *("--results", f"s3://{bucket}/", "--run-id", "cut", "--processes", "1", "-q"),
+        env=aws(s3_server.url),
+    )
+    assert result.returncode == 1, result.stderr  # the verdict's exit: every request aborted
+    runner = RunnerResult.model_validate_json(
+        stored(s3_server, bucket)["default/cli/cut/runner-0.json"]
+    )
+    assert runner.report.stopped == "max_duration"
+    assert runner.report.errors == {"max_duration": 2}
+
+
+@pytest.mark.parametrize("verdict_exit", ["--verdict-exit", "--no-verdict-exit"])
 def test_a_store_that_keeps_failing_is_retried_a_bounded_number_of_times_then_exit_3(
-    fresh_target, s3_server, bucket, tmp_path
+    fresh_target, s3_server, bucket, tmp_path, verdict_exit
 ):
     with s3_fault_proxy(s3_server.url) as proxy:
         proxy.configure(key_faults=(KeyFault(r"runner-0\.json$", 503, "SlowDown"),))
         result = herd_run(
             write_spec(tmp_path, burst(fresh_target, requests=3)),
             "--results", f"s3://{bucket}/p",
-            "--run-id", "down",
+            "--run-id", "down", verdict_exit,
             "--report", tmp_path / "report.json",
             "--processes", "1",
             env=aws(proxy.url),
