@@ -3,11 +3,13 @@ what is written is read back, errors name the location and never a credential.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from herd.api.results import S3ResultsSpec
 from herd.demo.services import FAKE_AWS_ENV
-from herd.results.store import LocalStore, S3Store, StoreError, open_store
+from herd.results.store import LocalStore, S3Store, StoreError, held, open_store
 from tests.conftest import s3_client
 
 
@@ -138,3 +140,21 @@ async def test_a_directory_location_is_a_local_store(tmp_path):
     assert isinstance(store, LocalStore)
     await store.put("ns/lt/run/runner-0.json", b"{}", "application/json")
     assert await store.keys() == ["ns/lt/run/runner-0.json"]
+
+
+async def test_a_held_store_reuses_one_client_and_still_names_errors(s3_server, bucket):
+    store = open_store(f"s3://{bucket}/h", spec(s3_server, bucket))
+    async with held(store) as same:
+        assert same is store
+        await asyncio.gather(*(store.put(f"k{i}", b"%d" % i, "text/plain") for i in range(12)))
+        assert [await store.get(f"k{i}") for i in range(12)] == [b"%d" % i for i in range(12)]
+        with pytest.raises(StoreError, match=r"^s3://[^/]+/h/k: NoSuchBucket"):
+            await S3Store("no-such-bucket-held", "h", s3_server.url).put("k", b"", "text/plain")
+    assert len(await store.keys()) == 12  # after the block: a client per call again
+
+
+async def test_a_held_local_store_is_the_store(tmp_path):
+    store = open_store(str(tmp_path))
+    async with held(store) as same:
+        await same.put("a", b"1", "text/plain")
+    assert await store.get("a") == b"1"

@@ -28,7 +28,7 @@ from herd.engine.multicore.state import RunStatistics, run_state
 from herd.engine.run import LoadRun
 from herd.results.layout import requests_log_key, run_prefix, runner_key
 from herd.results.runner_result import RunnerResult
-from herd.results.store import ResultsStore, StoreError, key_location
+from herd.results.store import ResultsStore, StoreError, held, key_location
 
 JSON = "application/json"
 GZIPPED_JSON_LINES = "application/gzip"
@@ -117,6 +117,17 @@ async def store_runner_result(
 ) -> tuple[str, list[str]]:
     """Write the result (and the requests log) under the run's prefix. Returns the
     result's location and the reasons of what could not be written (empty: all was)."""
+    async with held(store):
+        return await _store(store, result, requests_log, tell, policy)
+
+
+async def _store(
+    store: ResultsStore,
+    result: RunnerResult,
+    requests_log: Path | None,
+    tell: Callable[[str], None],
+    policy: RetryPolicy,
+) -> tuple[str, list[str]]:
     report = result.report
     prefix = result_prefix("", report)
     failures: list[str] = []

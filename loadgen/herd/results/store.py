@@ -32,6 +32,7 @@ from herd.api.results import S3ResultsSpec
 from herd.engine.scrub import scrub_credentials
 
 if TYPE_CHECKING:  # the stubs are a test dependency, absent from the image
+    from aiobotocore.session import ClientCreatorContext
     from types_aiobotocore_s3 import S3Client
 
 S3_SCHEME = "s3://"
@@ -143,6 +144,7 @@ class S3Store:
         if self.region is None and self.endpoint is not None:
             self.region = FALLBACK_REGION
         self.location = f"{S3_SCHEME}{bucket}/{self.prefix}"
+        self._shared: S3Client | None = None
         self._session = aioboto3.Session()
         self._config = AioConfig(
             max_pool_connections=POOL_CONNECTIONS,
@@ -159,10 +161,11 @@ class S3Store:
         ``key``'s location."""
         where = f"{self.location}{key}"
         try:
-            async with self._session.client(
-                "s3", endpoint_url=self.endpoint, region_name=self.region, config=self._config
-            ) as client:
-                yield client
+            if self._shared is not None:
+                yield self._shared
+            else:
+                async with self._new_client() as client:
+                    yield client
         except ClientError as error:
             retryable = _code(error) not in _FINAL_CODES
             raise StoreError(f"{where}: {_client_error(error)}", retryable) from None
@@ -177,6 +180,25 @@ class S3Store:
         except (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError) as error:
             reason = scrub_credentials(str(error)) or type(error).__name__
             raise StoreError(f"{where}: {type(error).__name__}: {reason}"[:500]) from None
+
+    def _new_client(self) -> ClientCreatorContext[S3Client]:
+        return self._session.client(
+            "s3", endpoint_url=self.endpoint, region_name=self.region, config=self._config
+        )
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[S3Store]:
+        """One client for every call inside the block: a client takes ~0.1 s to make,
+        which a merge reading a hundred runners' results should pay once."""
+        if self._shared is not None:
+            yield self
+            return
+        async with self._new_client() as client:
+            self._shared = client
+            try:
+                yield self
+            finally:
+                self._shared = None
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         async with self._client(key) as s3:
@@ -266,6 +288,17 @@ def open_store(location: str, s3: S3ResultsSpec | None = None) -> ResultsStore:
     if not location:
         raise StoreError("a results location is s3://bucket/prefix or a directory, not empty")
     return LocalStore(Path(location))
+
+
+@asynccontextmanager
+async def held(store: ResultsStore) -> AsyncIterator[ResultsStore]:
+    """``store``, keeping one connection pool open across the calls made in the block
+    (an S3 store; a local one has nothing to hold). Without it, each call opens its own."""
+    if isinstance(store, S3Store):
+        async with store.held():
+            yield store
+    else:
+        yield store
 
 
 def key_location(store: ResultsStore, key: str) -> str:
