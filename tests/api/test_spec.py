@@ -137,3 +137,41 @@ def test_a_file_must_hold_one_loadtest(tmp_path: Path):
     path.write_text("a: 1\n---\nb: 2\n")
     with pytest.raises(SpecError, match="expected one LoadTest document, found 2"):
         load_loadtest(path)
+
+
+def test_results_store_names_bucket_prefix_endpoint_and_region():
+    spec = parse_loadtest(
+        with_spec(
+            results={
+                "s3": {
+                    "bucket": "team-results",
+                    "prefix": "load/tests/",
+                    "endpoint": "http://127.0.0.1:9000",
+                    "region": "eu-ro-1",
+                }
+            }
+        )
+    ).spec
+    assert spec.results is not None
+    assert (spec.results.s3.bucket, spec.results.s3.prefix) == ("team-results", "load/tests/")
+    assert spec.results.s3.endpoint == "http://127.0.0.1:9000"
+    assert spec.results.s3.region == "eu-ro-1"
+    default = parse_loadtest(with_spec(results={"s3": {"bucket": "team-results"}})).spec
+    assert default.results is not None and default.results.s3.prefix == "herd-results/"
+
+
+def test_results_store_errors_name_the_field_and_refuse_credentials():
+    assert problems(
+        with_spec(results={"s3": {"bucket": "b", "prefix": "a/../b", "endpoint": "ftp://x"}})
+    ) == [
+        "spec.results.s3.bucket: String should match pattern "
+        "'^[a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9]$'",
+        "spec.results.s3.prefix: no empty, '.' or '..' parts (between slashes)",
+        "spec.results.s3.endpoint: must be an http:// or https:// URL",
+    ]
+    found = problems(
+        with_spec(results={"s3": {"bucket": "team-results", "secretAccessKey": "abc123"}})
+    )
+    assert len(found) == 1
+    assert found[0].startswith("spec.results.s3.secretAccessKey: credentials never go in the spec")
+    assert "abc123" not in found[0]

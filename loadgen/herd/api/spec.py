@@ -31,6 +31,7 @@ from herd.api.cron import ScheduleSpec
 from herd.api.durations import Duration
 from herd.api.errors import FieldError
 from herd.api.model import ApiModel, Headers, HttpUrlText
+from herd.api.results import ResultsSpec
 from herd.api.runner import RunnerSpec
 from herd.api.thresholds import Threshold, parse_threshold
 from herd.api.verdicts import SELF_CHECK_RULES, SelfCheckRule
@@ -392,6 +393,9 @@ class LoadTestSpec(ApiModel):
     history limits remove it. Unset: Jobs go when their run is deleted."""
     metrics: MetricsSpec | None = None
     """Push each run's results to a Prometheus Pushgateway (cluster only)."""
+    results: ResultsSpec | None = None
+    """Store each runner's full report in an S3-compatible bucket when the run ends
+    (``herd run`` too, where ``--results`` overrides it); docs/results.md."""
 
     @model_validator(mode="after")
     def _prestage_needs_a_count(self) -> LoadTestSpec:
