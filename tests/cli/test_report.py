@@ -18,6 +18,7 @@ from herd.api.report import Report
 from herd.engine.histogram import Histogram
 from herd.results.summary import decode_summary
 from tests.cli.helpers import assert_no_traceback, error_lines, loadtest_document
+from tests.conftest import s3_client
 from tests.support.runner_results import run_runners, write_results
 from tests.support.servers import REPO
 
@@ -137,6 +138,39 @@ def test_a_missing_runner_is_named_its_share_unknown_and_the_run_inconclusive(ru
     assert merged.verdict_reason == "results missing: runner 1 of 3 did not report"
     assert "runner 1 of 3 left no results (runner_lost)" in result.stdout
     assert "verdict: inconclusive" in result.stdout
+
+
+def test_a_run_in_s3_is_merged_and_the_merge_lands_beside_it(
+    three_runners, s3_server, bucket, monkeypatch, tmp_path
+):
+    _, results, _, recorded = three_runners
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.url)
+    client = s3_client(s3_server.url)
+    prefix = "herd/default/three/three-run/"
+    for result in results:
+        key = f"{prefix}runner-{result.report.runner}.json"
+        client.put_object(Bucket=bucket, Key=key, Body=result.model_dump_json().encode())
+    html = tmp_path / "page.html"
+
+    result = herd_report(f"s3://{bucket}/{prefix}", "--merge", "--html", html)
+
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert f"merged from {RUNNERS} runner results at s3://{bucket}/{prefix}" in result.stdout
+    assert f"ok {REQUESTS}" in result.stdout and html.exists()
+    stored = client.get_object(Bucket=bucket, Key=f"{prefix}merged.json")["Body"].read()
+    merged = Report.model_validate_json(stored)
+    assert merged.workers.requests == dict(Counter(entry["worker"] for entry in recorded))
+    page = client.get_object(Bucket=bucket, Key=f"{prefix}report.html")
+    assert page["ContentType"].startswith("text/html")
+    # Without credentials the store cannot be read: exit 3, naming the location.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    denied = herd_report(f"s3://{bucket}/{prefix}")
+    assert denied.returncode == 3, denied.stderr
+    assert f"s3://{bucket}/{prefix}" in denied.stderr
 
 
 def test_a_saved_report_and_a_runner_result_file_are_shown(run_dir, tmp_path):

@@ -143,6 +143,7 @@ def report(
                     f"merged from {loaded.merged_runners} runner results at "
                     f"{scrub_credentials(loaded.store.location) if loaded.store else source}",
                     highlight=False,
+                    soft_wrap=True,  # a location stays one line
                 )
             console.print(summary(result), highlight=False)
     for option, reason in unwritten:
