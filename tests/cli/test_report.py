@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from herd.api.report import Report
 from herd.engine.histogram import Histogram
 from herd.results.summary import decode_summary
-from tests.cli.helpers import assert_no_traceback, error_lines, loadtest_document
+from tests.cli.helpers import assert_no_traceback, error_lines, loadtest_document, write_spec
 from tests.conftest import s3_client
 from tests.support.runner_results import run_runners, write_results
 from tests.support.servers import REPO
@@ -97,6 +98,57 @@ def test_a_run_of_three_runners_reports_what_the_target_received(run_dir, three_
     assert html.read_text().lstrip().lower().startswith("<!doctype html")
     assert not (run_dir / "merged.json").exists()  # only --merge writes into the store
     assert {r.report.runner for r in results} == set(range(RUNNERS))
+
+
+def test_three_herd_run_runners_storing_results_then_herd_report(target, tmp_path):
+    """What a cluster run does, from a shell: 3 `herd run --runner-index i --runners 3
+    --results DIR` (one as 2 processes), then `herd report` on the run's prefix."""
+    target.reset()
+    spec = write_spec(
+        tmp_path,
+        {
+            "target": {"url": f"{target.url}/sleep/0.5"},
+            "load": {"pattern": "burst", "requests": REQUESTS},
+        },
+    )
+    store, release = tmp_path / "store", time.time() + 4
+
+    def command(index: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "herd.cli", "run", str(spec), "-q", "--no-verdict-exit"),
+            *("--runner-index", str(index), "--runners", str(RUNNERS), "--run-id", "sh-1"),
+            *("--release-at", str(release), "--results", str(store)),
+            *("--processes", "2" if index == 0 else "1"),
+        ]
+
+    runners = [
+        subprocess.Popen(
+            command(index),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(RUNNERS)
+    ]
+    for runner in runners:
+        _, stderr = runner.communicate(timeout=90)
+        assert runner.returncode == 0, stderr
+    run_dir = store / "default" / "cli" / "sh-1"
+    assert sorted(p.name for p in run_dir.glob("runner-*.json")) == [
+        f"runner-{i}.json" for i in range(RUNNERS)
+    ]
+    out = tmp_path / "merged.json"
+
+    result = herd_report(run_dir, "--report", out, "--no-verdict-exit")
+
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    merged = Report.model_validate_json(out.read_text())
+    recorded = target.record()
+    assert len(recorded) == REQUESTS == merged.requests.ok == merged.requests.planned
+    assert merged.workers.requests == dict(Counter(entry["worker"] for entry in recorded))
+    assert merged.runners == RUNNERS and f"ok {REQUESTS}" in result.stdout
 
 
 def test_merge_writes_merged_json_and_the_page_into_the_run_and_the_summary(run_dir, tmp_path):

@@ -1,8 +1,8 @@
 """Runner results as a runner leaves them, from real runs in this process.
 
-``herd run --results`` writes them in a runner; tests that need several runners of one
-run start them here at once (one event loop, one release time) and write what each
-left into a local results store.
+``herd run --results`` stores them from a runner (``runner_upload.runner_result``); tests
+that need several runners of one run quickly start them here at once (one event loop,
+one release time) and write what each left into a local run prefix.
 """
 
 from __future__ import annotations
@@ -14,21 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from herd.api.loading import parse_loadtest
-from herd.api.report import Report
-from herd.engine.multicore.state import run_state
 from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.results.layout import runner_key
 from herd.results.runner_result import RunnerResult
-
-
-def runner_result(document: dict[str, Any], load_run: LoadRun, report: Report) -> RunnerResult:
-    return RunnerResult(
-        loadtest=document,
-        report=report,
-        run_state=run_state(load_run),
-        clock_offset=time.time() - time.perf_counter(),
-    )
+from herd.results.runner_upload import runner_result
 
 
 async def run_runners(
@@ -52,7 +42,8 @@ async def run_runners(
     ]
     reports = await asyncio.gather(*(run.execute() for run in runs))
     results = [
-        runner_result(document, run, report) for run, report in zip(runs, reports, strict=True)
+        runner_result(run.loadtest, report, run, run.redactor)
+        for run, report in zip(runs, reports, strict=True)
     ]
     return results, [log.getvalue() for log in logs]
 
