@@ -9,6 +9,8 @@ import pytest
 
 from herd.api.loading import parse_loadtest
 from herd.engine.histogram import Histogram
+from herd.engine.planning import Plan
+from herd.engine.schedule import Share
 from herd.results import latency
 from herd.results.merge import merge_results
 from herd.results.summary import decode_summary, summarize, termination_message
@@ -186,6 +188,13 @@ def test_a_runner_that_did_not_report_leaves_the_run_inconclusive():
     assert merged.thresholds[0].passed
     assert merged.verdict == "inconclusive"
     assert merged.verdict_reason == "results missing: runner 1 of 3 did not report"
+    # Runner 1's planned share (the engine's plan for Share(1, 3)) is unknown, not dropped.
+    share = Plan(spec().load, spec().target, Share(1, 3)).planned
+    assert share and merged.unknown_reasons == {"runner_lost": share}
+    counts = merged.requests
+    assert counts.planned == 2 * reports[0].requests.planned + share
+    assert counts.planned == counts.ok + counts.failed + counts.never_sent + counts.unknown
+    assert merged.diagnostics[0].startswith("runner 1 of 3 left no results (runner_lost)")
 
 
 def test_a_client_limited_runner_makes_the_run_inconclusive_and_says_why():

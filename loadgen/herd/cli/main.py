@@ -483,10 +483,12 @@ def process() -> None:
 def _register_commands() -> None:
     from herd.cli.demo import demo
     from herd.cli.operator import operator
+    from herd.cli.report import report
     from herd.cli.sim import sim
 
     cli.add_command(demo)
     cli.add_command(operator)
+    cli.add_command(report)
     cli.add_command(sim)
 
 

@@ -22,7 +22,7 @@ from herd.api.report import (
 )
 from herd.api.spec import LoadTest, LoadTestSpec
 from herd.api.thresholds import IMPLICIT_THRESHOLD, Threshold
-from herd.api.verdicts import explain, verdict_of
+from herd.api.verdicts import Verdict, explain, verdict_of
 from herd.engine.env_expansion import Redactor
 from herd.engine.histogram import Histogram
 from herd.engine.planning import Plan
@@ -59,48 +59,120 @@ def _percentiles(histogram: Histogram) -> Percentiles | None:
     return Percentiles(**summary) if summary else None
 
 
-def threshold_value(threshold: Threshold, report: Report) -> float | None:
-    """The report's number a threshold talks about; None when the run has none."""
-    metric = threshold.metric
-    latency = report.latency_seconds
-    if metric in ("p50", "p90", "p95", "p99", "p999", "max", "mean"):
-        return getattr(latency, metric) if latency else None
-    requests = report.requests
-    if metric == "error_rate":
+@dataclass(frozen=True)
+class ThresholdInputs:
+    """The numbers thresholds read (``herd.api.thresholds.METRICS``), whatever they come
+    from: a runner's report, the exact merge of runners' reports, or the merge of their
+    bounded summaries. One type, so ``p95 < 2s`` means the same everywhere."""
+
+    latency: Percentiles | None
+    planned: int
+    ok: int
+    failed: int
+    never_sent: int
+    unknown: int
+    workers: int
+    throughput: float
+    burst_spread: float | None
+
+    @classmethod
+    def of_report(cls, report: Report) -> ThresholdInputs:
+        requests = report.requests
+        return cls(
+            latency=report.latency_seconds,
+            planned=requests.planned,
+            ok=requests.ok,
+            failed=requests.failed,
+            never_sent=requests.never_sent,
+            unknown=requests.unknown,
+            workers=report.workers.distinct,
+            throughput=report.throughput_rps,
+            burst_spread=report.concurrency.burst_spread_seconds,
+        )
+
+    @property
+    def error_rate(self) -> float | None:
         # Never-sent and unknown requests count as not succeeding: a run that could not
         # send half its load, or lost a process, must not pass an error-rate threshold.
-        if requests.planned == 0:
+        if self.planned == 0:
             return None
-        return (requests.failed + requests.never_sent + requests.unknown) / requests.planned
+        return (self.failed + self.never_sent + self.unknown) / self.planned
+
+
+def threshold_value(threshold: Threshold, inputs: ThresholdInputs) -> float | None:
+    """The number a threshold talks about; None when the run has none."""
+    metric = threshold.metric
+    latency = inputs.latency
+    if metric in ("p50", "p90", "p95", "p99", "p999", "max", "mean"):
+        return getattr(latency, metric) if latency else None
+    if metric == "error_rate":
+        return inputs.error_rate
     if metric == "errors":
-        return float(requests.failed)
+        return float(inputs.failed)
     if metric == "never_sent":
-        return float(requests.never_sent)
+        return float(inputs.never_sent)
     if metric == "ok":
-        return float(requests.ok)
+        return float(inputs.ok)
     if metric == "workers":
-        return float(report.workers.distinct)
+        return float(inputs.workers)
     if metric == "throughput":
-        return report.throughput_rps
+        return inputs.throughput
     if metric == "burst_spread":
-        return report.concurrency.burst_spread_seconds
+        return inputs.burst_spread
     raise ValueError(f"no value for metric {metric}")  # METRICS and this function disagree
 
 
-def evaluate_thresholds(report: Report, thresholds: list[Threshold]) -> list[ThresholdResult]:
-    """The spec's thresholds judged on ``report``, then herd's implicit one (a run in
+def evaluate_thresholds(
+    inputs: ThresholdInputs, thresholds: list[Threshold]
+) -> list[ThresholdResult]:
+    """The spec's thresholds judged on ``inputs``, then herd's implicit one (a run in
     which no request succeeded fails), listed only when it fails so that the verdict
     ("passed" when every result passed) always has a failed line to show for itself."""
     results = []
     for threshold in thresholds:
-        value = threshold_value(threshold, report)
+        value = threshold_value(threshold, inputs)
         passed = value is not None and threshold.holds(value)
         results.append(ThresholdResult(expr=threshold.expr, value=value, passed=passed))
-    if report.requests.ok == 0:
+    if inputs.ok == 0:
         results.append(
             ThresholdResult(expr=IMPLICIT_THRESHOLD, value=0.0, passed=False, implicit=True)
         )
     return results
+
+
+@dataclass(frozen=True)
+class Judgement:
+    thresholds: list[ThresholdResult]
+    verdict: Verdict
+    reason: str
+    """Why the verdict is not ``passed`` ("" when it is)."""
+
+
+def judge_numbers(
+    inputs: ThresholdInputs,
+    thresholds: list[Threshold],
+    *,
+    client_limited: bool,
+    missing: str | None,
+    why_limited: str,
+    why_unknown: str = "",
+) -> Judgement:
+    """Thresholds and verdict (``herd.api.verdicts.decide``) on final numbers: one path
+    for a runner's report, the merge of runners' reports and the merge of summaries.
+
+    ``missing`` says which results are missing (runners that did not report), None when
+    none are; ``why_limited`` what limited the client, when it was; ``why_unknown`` how
+    requests came to be of unknown fate, when they are."""
+    outcomes = evaluate_thresholds(inputs, thresholds)
+    complete = missing is None and inputs.unknown == 0
+    verdict = verdict_of(outcomes, client_limited=client_limited, complete=complete)
+    if missing is not None:
+        why = missing
+    elif client_limited:
+        why = why_limited
+    else:
+        why = f"{inputs.unknown} requests of unknown fate{why_unknown}"
+    return Judgement(outcomes, verdict, explain(verdict, outcomes, why))
 
 
 def build_report(
@@ -110,9 +182,11 @@ def build_report(
     redactor: Redactor,
     lost: Sequence[Finding] = (),
     notes: Sequence[str] = (),
+    missing: str | None = None,
 ) -> Report:
     """The report of a run, judged. ``lost``: processes that left no results (a
-    multi-process runner's), ``notes``: what else its diagnostics should say."""
+    multi-process runner's), ``notes``: what else its diagnostics should say,
+    ``missing``: which runners' results are missing (a merge of runners), if any."""
     spec = facts.loadtest.spec
     recorder.settle()
     completed = recorder.ok + recorder.failed
@@ -214,26 +288,34 @@ def build_report(
     )
     found = assess(report, shape)
     assessment = Assessment([*found.findings, *lost], [*found.notes, *notes])
-    return judge(report, spec, assessment, redactor)
+    return judge(report, spec, assessment, redactor, missing)
 
 
-def judge(report: Report, spec: LoadTestSpec, assessment: Assessment, redactor: Redactor) -> Report:
+def judge(
+    report: Report,
+    spec: LoadTestSpec,
+    assessment: Assessment,
+    redactor: Redactor,
+    missing: str | None = None,
+) -> Report:
     """``report`` with its thresholds, self-check and verdict (``herd.api.verdicts``)."""
     client_limited, self_check, diagnostics = assessment.judged(spec.self_check.ignore)
-    thresholds = evaluate_thresholds(report, spec.parsed_thresholds)
-    verdict = verdict_of(
-        thresholds, client_limited=client_limited, complete=report.requests.unknown == 0
-    )
     diagnostics = [redactor(text) for text in diagnostics]
     # The counted findings come first: the first says why the run is inconclusive.
-    why = (
-        diagnostics[0] if client_limited else f"{report.requests.unknown} requests of unknown fate"
+    judgement = judge_numbers(
+        ThresholdInputs.of_report(report),
+        spec.parsed_thresholds,
+        client_limited=client_limited,
+        missing=missing,
+        why_limited=diagnostics[0] if diagnostics else "",
     )
+    if missing is not None:
+        diagnostics.insert(0, missing)
     return report.model_copy(
         update={
-            "thresholds": thresholds,
-            "verdict": verdict,
-            "verdict_reason": explain(verdict, thresholds, why),
+            "thresholds": judgement.thresholds,
+            "verdict": judgement.verdict,
+            "verdict_reason": judgement.reason,
             "client_limited": client_limited,
             "self_check": self_check,
             "diagnostics": diagnostics,
