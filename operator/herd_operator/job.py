@@ -33,7 +33,16 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 # A failed runner is never retried: a retry would send its share of the load again,
 # late and alone, so the endpoint would see neither the planned load nor a
 # synchronized start, and requests would be counted twice. A failure is reported.
-BACKOFF_LIMIT = 0
+# The limit is per index (Kubernetes >= 1.29): a runner lost to OOM, eviction, SIGKILL
+# or its node fails its index only, and the others go on to report their results.
+BACKOFF_LIMIT_PER_INDEX = 0
+
+
+def max_failed_indexes(runners: int) -> int:
+    """Every index may fail without failing the Job early: the Job ends (``Failed``,
+    reason ``FailedIndexes``, if any index failed) only when every runner has ended, so
+    a runner that finishes after another failed still reports."""
+    return runners
 
 
 def release_time(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> datetime:
@@ -165,7 +174,7 @@ def _container(
 def _pod_spec(run: RunObject, settings: RunnerSettings, release: datetime | None) -> dict[str, Any]:
     runner, uid = run.spec.runner, settings.run_as_user
     pod: dict[str, Any] = {
-        "restartPolicy": "Never",  # with backoffLimit 0: a failed runner stays failed
+        "restartPolicy": "Never",  # with backoffLimitPerIndex 0: a failed runner stays failed
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,  # no service variables in the env that ${VAR} reads
         "terminationGracePeriodSeconds": math.ceil(run.spec.load.drain_timeout)
@@ -217,7 +226,10 @@ def build_runner_job(
             "completionMode": "Indexed",
             "completions": runners,
             "parallelism": runners,
-            "backoffLimit": BACKOFF_LIMIT,
+            # No backoffLimit: with a per-index limit it would count the failures of
+            # all indexes together and end the Job at the first one.
+            "backoffLimitPerIndex": BACKOFF_LIMIT_PER_INDEX,
+            "maxFailedIndexes": max_failed_indexes(runners),
             "activeDeadlineSeconds": active_deadline_seconds(run, settings),
             "template": {
                 "metadata": {"labels": labels},

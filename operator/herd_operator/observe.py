@@ -64,9 +64,13 @@ class JobState:
     failed: bool = False
     failure_reason: str | None = None
     failure_message: str | None = None
+    failed_at: str | None = None
+    """When the Job was found failed (its condition's ``lastTransitionTime``)."""
     start_time: str | None = None
     completion_time: str | None = None
     active_deadline_seconds: int | None = None
+    grace_period_seconds: int | None = None
+    """The runner pods' ``terminationGracePeriodSeconds``."""
 
 
 def _runner_container(pod: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +155,9 @@ def observe_runners(pods: list[dict[str, Any]]) -> dict[int, RunnerState]:
 
 
 def observe_job(job: dict[str, Any]) -> JobState:
-    status = status_of(job)
+    status, spec = status_of(job), job.get("spec") or {}
     complete = failed = False
-    reason = message = None
+    reason = message = failed_at = None
     for condition in status.get("conditions") or []:
         if condition.get("status") != "True":
             continue
@@ -162,12 +166,17 @@ def observe_job(job: dict[str, Any]) -> JobState:
         elif condition.get("type") in ("Failed", "FailureTarget"):
             failed = True
             reason, message = condition.get("reason"), condition.get("message")
+            failed_at = condition.get("lastTransitionTime")
     return JobState(
         complete=complete,
         failed=failed,
         failure_reason=reason,
         failure_message=message,
+        failed_at=failed_at,
         start_time=status.get("startTime"),
         completion_time=status.get("completionTime"),
-        active_deadline_seconds=(job.get("spec") or {}).get("activeDeadlineSeconds"),
+        active_deadline_seconds=spec.get("activeDeadlineSeconds"),
+        grace_period_seconds=((spec.get("template") or {}).get("spec") or {}).get(
+            "terminationGracePeriodSeconds"
+        ),
     )

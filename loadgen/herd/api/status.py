@@ -184,6 +184,10 @@ class RunResults(ApiModel):
 
     runners_reported: int
     """Runners whose summary is included (all of them when the run succeeded)."""
+    missing_runners: list[int] = Field(default_factory=list)
+    """Indexes of the runners that left no results (killed, evicted, lost with their
+    node): what each planned is counted in ``requests.unknown`` (reason
+    ``runner_lost``), and the verdict is inconclusive."""
     requests: RequestCounts
     """Requests by outcome."""
     errors: dict[str, int] = Field(default_factory=dict)
@@ -191,7 +195,8 @@ class RunResults(ApiModel):
     never_sent_reasons: dict[str, int] = Field(default_factory=dict)
     """Never-sent requests by reason (``SIGTERM``, ``max_duration``, ``s3_<Code>``, ...)."""
     unknown_reasons: dict[str, int] = Field(default_factory=dict)
-    """Requests of unknown fate by reason (``process_lost``)."""
+    """Requests of unknown fate by reason (``process_lost``: a runner's process died;
+    ``runner_lost``: a whole runner left no results)."""
     latency: LatencySeconds | None = None
     """Latency percentiles; unset when no request completed."""
     error_rate: float | None = None
