@@ -22,6 +22,7 @@ from herd_operator.configmap import LOADTEST_FILE
 from herd_operator.naming import run_labels, run_owner_reference
 from herd_operator.objects import RunObject
 from herd_operator.policy import runner_policy
+from herd_operator.results_location import results_store_of, store_uri
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 
 CONTAINER = "runner"
@@ -99,7 +100,16 @@ def runner_args(
         # (no success in it) would fail the Job and end the other runners.
         "--no-verdict-exit",
         *_pushgateway_default(run, settings),
+        *_results_args(run, settings),
     ]
+
+
+def _results_args(run: RunObject, settings: RunnerSettings) -> list[str]:
+    # The runner adds NAMESPACE/LOADTEST/RUN (its --run-id) below the prefix; the store's
+    # endpoint and region come with the spec in its ConfigMap (configmap.runner_loadtest),
+    # credentials from its env/envFrom only.
+    store = results_store_of(run, settings.results)
+    return [] if store is None else ["--results", store_uri(store)]
 
 
 def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:

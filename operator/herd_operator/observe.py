@@ -180,3 +180,36 @@ def observe_job(job: dict[str, Any]) -> JobState:
             "terminationGracePeriodSeconds"
         ),
     )
+
+
+@dataclass(frozen=True)
+class MergeState:
+    """The merge Job of a run, as observed."""
+
+    ended: bool = False
+    summary: RunnerSummary | None = None
+    """The merged numbers, from the merge pod's termination message."""
+    problem: str = ""
+    """Why there is no summary, once the merge has ended without one."""
+
+
+def observe_merge(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> MergeState:
+    """The merge's outcome: its pod's termination message, once the pod or the Job ended."""
+    if job is None:
+        return MergeState()
+    state = observe_job(job)
+    terminated = None
+    for pod in pods:
+        for container in status_of(pod).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated") or terminated
+    if terminated is None:
+        if state.failed:
+            return MergeState(True, problem=state.failure_message or str(state.failure_reason))
+        return MergeState()
+    text = terminated.get("message") or ""
+    try:
+        return MergeState(True, summary=decode_summary(text))
+    except SummaryError as error:
+        code = terminated.get("exitCode")
+        detail = " ".join(text.split())[-300:] if not text.lstrip().startswith("{") else error
+        return MergeState(True, problem=f"exit code {code}: {detail or 'no summary'}")

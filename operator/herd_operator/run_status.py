@@ -9,13 +9,14 @@ never recomputed, even after the Job and its pods are gone.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from herd.api.exits import exit_meaning
 from herd.api.loading import SpecError
+from herd.api.results import S3ResultsSpec
 from herd.api.status import (
     TERMINAL_PHASES,
     LoadTestRunStatus,
@@ -31,10 +32,20 @@ from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
 from herd_operator.events import Event
 from herd_operator.job import active_deadline_seconds, job_release_time, release_time
+from herd_operator.merge_job import merge_job_name
+from herd_operator.merged_results import store_results
 from herd_operator.namespace_slots import Slots, is_waiting
 from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
-from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners
+from herd_operator.observe import (
+    JobState,
+    MergeState,
+    RunnerState,
+    observe_job,
+    observe_merge,
+    observe_runners,
+)
 from herd_operator.policy import OPEN_POLICY
+from herd_operator.results_location import results_store_of
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 
 WAITING_RECHECK_SECONDS = 10
@@ -49,6 +60,8 @@ class Action(StrEnum):
     SUSPEND_JOB = "SuspendJob"
     """Set the Job's ``spec.suspend``: its pods are stopped, the Job (and what its pods
     reported) stays."""
+    CREATE_MERGE = "CreateMerge"
+    """Create the merge Job (``AlreadyExists`` means done); refused: write ``fallback``."""
     DELETE_JOB = "DeleteJob"
     """Delete the Job and its pods (``ttlSecondsAfterFinished`` has passed)."""
 
@@ -61,6 +74,9 @@ class RunReconcile:
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
     """Seconds until the status may change without any new observation."""
+    fallback: RunReconcile | None = None
+    """What to write instead when the API server refuses the merge Job (HTTP 422): the
+    run ends on its runners' summaries."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,8 @@ class _Outcome:
     """Why a run in progress has not started yet (it is waiting for a slot)."""
     recheck: float | None = None
     """Seconds until the outcome changes without a new observation (a wait's bound)."""
+    notices: tuple[Event, ...] = ()
+    """Events to emit with the outcome's phase change (a merge that failed)."""
 
 
 def ended_verdict(phase: Phase, results: RunResults | None) -> Verdict:
@@ -189,6 +207,44 @@ def _ended(
     return _Outcome("Failed", message, (reason, message), results)
 
 
+MERGE_REFUSED = "the API server refused the merge Job"
+
+
+def _on_summaries(outcome: _Outcome, problem: str | None) -> _Outcome:
+    """``outcome`` on the runners' summaries; ``problem``: why not on the store's merge."""
+    assert outcome.results is not None
+    update: dict[str, Any] = {"source": "summaries"}
+    notices: tuple[Event, ...] = ()
+    if problem is not None:
+        why = f"results from the runners' summaries, not the store: {problem}"
+        update["diagnostics"] = [why, *outcome.results.diagnostics]
+        notices = (Event("Warning", "MergeFailed", why),)
+    return replace(outcome, results=outcome.results.model_copy(update=update), notices=notices)
+
+
+def _merged(
+    run: RunObject,
+    runners: dict[int, RunnerState],
+    ended: _Outcome,
+    store: S3ResultsSpec,
+    merge: MergeState,
+    absent: bool,
+) -> _Outcome:
+    """The ended run on the exact merge of its runners' full reports: merging first (in
+    its namespace, with its credentials), then the merged numbers, else the summaries."""
+    name = merge_job_name(run.name)
+    if absent or not merge.ended:
+        reported = sum(1 for runner in runners.values() if runner.summary is not None)
+        message = f"merging the results of {reported} runners ({name})"
+        actions = (Action.CREATE_MERGE,) if absent else ()
+        return _Outcome("Running", message, actions=actions)
+    if merge.summary is None:
+        return _on_summaries(ended, f"the merge Job {name} failed ({merge.problem})")
+    results = store_results(run, merge.summary, _missing(run, runners), store)
+    message = headline(results) if ended.failure is None else ended.message
+    return replace(ended, message=message, results=results)
+
+
 def _in_progress(
     run: RunObject, runners: dict[int, RunnerState], now: datetime, release: datetime
 ) -> _Outcome:
@@ -287,9 +343,11 @@ def reconcile_run(
     now: datetime,
     settings: RunnerSettings = DEFAULT_SETTINGS,
     slots: Slots | None = None,
+    merge_job: dict[str, Any] | None = None,
+    merge_pods: list[dict[str, Any]] | None = None,
 ) -> RunReconcile:
-    """The run's status and what to do next, from the run, its Job and its pods, and
-    (``slots``) the runs of its namespace it would start beside."""
+    """The run's status and what to do next, from the run, its Job and its pods, (``slots``)
+    the runs of its namespace it would start beside, and its merge Job and pod."""
     previous = status_of(body)
     if previous.get("phase") in TERMINAL_PHASES:
         return _ttl_actions(body, job, now)
@@ -326,6 +384,22 @@ def reconcile_run(
         job_state = observe_job(job)
         if job_state.complete or job_state.failed:
             outcome = _ended(run, job_state, runners, now)
+            store = results_store_of(run, settings.results)
+            if outcome.phase in TERMINAL_PHASES and outcome.results is not None:
+                if store is None:
+                    outcome = _on_summaries(outcome, None)
+                else:
+                    merge = observe_merge(merge_job, merge_pods or [])
+                    outcome = _merged(run, runners, outcome, store, merge, merge_job is None)
+                    if Action.CREATE_MERGE in outcome.actions:
+                        refused = _on_summaries(_ended(run, job_state, runners, now), MERGE_REFUSED)
+                        fallback = _status(
+                            run, previous, job_name, job_state, runners, refused, now, release
+                        )
+                        merging = _status(
+                            run, previous, job_name, job_state, runners, outcome, now, release
+                        )
+                        return replace(merging, fallback=fallback)
         else:
             outcome = _in_progress(run, runners, now, release)
     return _status(run, previous, job_name, job_state, runners, outcome, now, release)
@@ -399,6 +473,7 @@ def _status(
         failed = outcome.failure is not None
         reason = outcome.failure[0].value if outcome.failure else outcome.phase
         events = (Event("Warning" if failed else "Normal", reason, outcome.message),)
+        events += outcome.notices
     failed_before = (previous.get("runners") or {}).get("failed") or 0
     if not terminal and status.runners is not None and status.runners.failed > failed_before:
         # The run goes on without it: the phase does not change, so say it here.

@@ -230,6 +230,15 @@ class RunResults(ApiModel):
     verdict_reason: str = ""
     """Why the verdict is not passed, in one line: the thresholds that failed, or what
     made the run inconclusive."""
+    source: Literal["store", "summaries"] | None = None
+    """Where these numbers come from. store: the exact merge of the runners' full reports
+    in the results store (``report``, ``html``); summaries: the runners' termination-message
+    summaries (busiest workers only, histograms maybe coarser), when no store is set or the
+    merge failed (``diagnostics`` and an Event say why)."""
+    report: str | None = None
+    """The merged report (``s3://…/merged.json``), when ``source`` is store."""
+    html: str | None = None
+    """The merged HTML report (``s3://…/report.html``), when ``source`` is store."""
 
 
 class RunSummary(ApiModel):
