@@ -24,3 +24,14 @@ def test_a_local_run_imports_no_operator_machinery(fresh_target, tmp_path):
     assert len(fresh_target.record()) == 2  # the run happened
     loaded = sorted(name for name in imported if name.split(".")[0] in OPERATOR_ONLY)
     assert loaded == []
+
+
+def test_herd_report_imports_no_operator_machinery(tmp_path):
+    saved = tmp_path / "nothing-here"
+    saved.mkdir()
+    command = [sys.executable, "-X", "importtime", "-m", "herd.cli", "report", str(saved)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no runner results" in result.stderr  # it read the source
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "herd.results.source" in imported
+    assert sorted(name for name in imported if name.split(".")[0] in OPERATOR_ONLY) == []

@@ -35,6 +35,7 @@ from herd.engine.run import LoadRun, RunOptions
 from herd.engine.schedule import Share
 from herd.engine.scrub import scrub_credentials
 from herd.metrics import MetricsSettings, PushSettings, exporting
+from herd.results.store import ResultsStore
 
 VERDICT_EXITS: dict[Verdict, ExitCode] = {
     "passed": ExitCode.PASSED,
@@ -123,6 +124,15 @@ def cli() -> None:
     "their termination message file.",
 )
 @click.option(
+    "--results",
+    "results_location",
+    metavar="s3://BUCKET/PREFIX|DIR",
+    help="Store this runner's full report (and its --requests-log, gzip-compressed) at the "
+    "end of the run, under NAMESPACE/LOADTEST/RUN/runner-INDEX.json below this S3 prefix "
+    "or directory (default: spec.results.s3). Credentials and the endpoint come from the "
+    "environment (AWS_ENDPOINT_URL_S3) or the spec; docs/results.md.",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(min=0, max=65535),
     help="Serve Prometheus metrics at /metrics on this port during the run.",
@@ -170,6 +180,7 @@ def run(
     html_path: Path | None,
     requests_log: Path | None,
     summary_path: Path | None,
+    results_location: str | None,
     metrics_port: int | None,
     metrics_host: str,
     pushgateway: str | None,
@@ -182,7 +193,8 @@ def run(
     from this machine.
 
     Exit codes: 0 passed, 1 failed (a threshold, or no request succeeded), 2 invalid
-    spec, 3 the run could not execute or its results could not be written, 4
+    spec, 3 the run could not execute or its results could not be written (a file, or
+    --results after its retries), 4
     inconclusive (herd's own client limited the run, or a process was lost: the numbers
     describe the client, not the endpoint); 128+N when stopped by signal N (report
     still written).
@@ -214,6 +226,7 @@ def run(
         if unwritable:  # said before any traffic, not after a long run
             err.print(problem_line(f"cannot write {option}", unwritable))
             sys.exit(ExitCode.NOT_RUN)
+    results_store = _results_store(results_location, loadtest, err)
     if not quiet:
         err.print(Text(f"herd run: {choice.describe()}"))
     # The flag overrides the spec, as flags do; cluster runners get the spec's.
@@ -271,6 +284,12 @@ def run(
 
         with contextlib.suppress(OSError):  # stdout closed early (| head): the files stand
             console.print(summary(report), highlight=False)
+    if results_store is not None:
+        uploaded_log = requests_log if requests_log is not None and log_error is None else None
+        failures = _store_results(
+            results_store, loadtest, report, load_run, uploaded_log, err, quiet
+        )
+        unwritten += [("--results", reason) for reason in failures]
     for option, reason in unwritten:
         err.print(problem_line(f"could not write {option}", redactor.scrub(reason)))
     if unwritten:
@@ -282,6 +301,63 @@ def run(
     if report.requests.planned and report.requests.sent == report.requests.unknown == 0:
         sys.exit(ExitCode.NOT_RUN)
     sys.exit(VERDICT_EXITS[report.verdict])
+
+
+def _results_store(location: str | None, loadtest: LoadTest, err: Console) -> ResultsStore | None:
+    """The store ``--results`` (else ``spec.results.s3``) names, checked before any
+    traffic as far as that is cheap; exits 2 on a location that cannot be one, 3 on a
+    store that cannot be used."""
+    from herd.results.store import StoreError, check_store, open_store, spec_store
+
+    spec_s3 = loadtest.spec.results.s3 if loadtest.spec.results else None
+    try:
+        if location is None:
+            if spec_s3 is None:
+                return None
+            store = spec_store(spec_s3)
+        else:
+            # The spec's endpoint and region are those of its bucket: they apply when the
+            # flag names that bucket (the operator passes it so), else the environment's.
+            same_bucket = spec_s3 is not None and location.split("/")[:3] == [
+                "s3:",
+                "",
+                spec_s3.bucket,
+            ]
+            store = open_store(location, spec_s3 if same_bucket else None)
+    except StoreError as error:
+        err.print(problem_line("invalid option", f"--results: {scrub_credentials(str(error))}"))
+        sys.exit(ExitCode.INVALID)
+    try:
+        asyncio.run(check_store(store))
+    except StoreError as error:  # said before any traffic, not after a long run
+        err.print(problem_line("cannot write --results", scrub_credentials(str(error))))
+        sys.exit(ExitCode.NOT_RUN)
+    return store
+
+
+def _store_results(
+    store: ResultsStore,
+    loadtest: LoadTest,
+    report: Report,
+    load_run: LoadRun | MultiProcessRun,
+    requests_log: Path | None,
+    err: Console,
+    quiet: bool,
+) -> list[str]:
+    """Upload the runner's result (retried, bounded); the reasons of what failed."""
+    from herd.results.runner_upload import runner_result, store_runner_result
+
+    redactor = load_run.redactor
+
+    def tell(message: str) -> None:
+        if not quiet:
+            err.print(problem_line("retrying --results", redactor.scrub(message)))
+
+    result = runner_result(loadtest, report, load_run, redactor)
+    where, failures = asyncio.run(store_runner_result(store, result, requests_log, tell))
+    if not failures and not quiet:
+        err.print(Text(f"herd run: results stored at {where}"))
+    return failures
 
 
 def _read_loadtest(path: Path) -> LoadTest:
@@ -399,10 +475,12 @@ def process() -> None:
 def _register_commands() -> None:
     from herd.cli.demo import demo
     from herd.cli.operator import operator
+    from herd.cli.report import report
     from herd.cli.sim import sim
 
     cli.add_command(demo)
     cli.add_command(operator)
+    cli.add_command(report)
     cli.add_command(sim)
 
 

@@ -41,12 +41,28 @@ REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 FALLBACK_REGION = "us-east-1"
 """What an S3-compatible endpoint is signed for when nothing names a region (most
 such stores accept any region; AWS redirects to the bucket's own)."""
+# Errors no retry can fix (the rest, throttling and 5xx among them, may pass).
+_FINAL_CODES = {
+    "NoSuchBucket",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AllAccessDisabled",
+    "InvalidBucketName",
+    "403",
+    "404",
+}
 POOL_CONNECTIONS = 4
 """A store moves a few objects per run: a small pool, apart from the load's own."""
 
 
 class StoreError(Exception):
-    """A store could not be read or written; the message names the location, no secret."""
+    """A store could not be read or written; the message names the location, no secret.
+    ``retryable`` is False when trying again cannot help (no such bucket, no credentials)."""
+
+    def __init__(self, message: str, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class ResultsStore(Protocol):
@@ -148,11 +164,13 @@ class S3Store:
             ) as client:
                 yield client
         except ClientError as error:
-            raise StoreError(f"{where}: {_client_error(error)}") from None
+            retryable = _code(error) not in _FINAL_CODES
+            raise StoreError(f"{where}: {_client_error(error)}", retryable) from None
         except (NoCredentialsError, PartialCredentialsError):
             raise StoreError(
                 f"{where}: no S3 credentials in the environment "
-                "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or any source the AWS SDK reads)"
+                "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or any source the AWS SDK reads)",
+                retryable=False,
             ) from None
         except EndpointConnectionError:
             raise StoreError(f"{where}: cannot connect to {self.endpoint or 'AWS S3'}") from None
@@ -248,6 +266,39 @@ def open_store(location: str, s3: S3ResultsSpec | None = None) -> ResultsStore:
     if not location:
         raise StoreError("a results location is s3://bucket/prefix or a directory, not empty")
     return LocalStore(Path(location))
+
+
+def key_location(store: ResultsStore, key: str) -> str:
+    """Where ``key`` of ``store`` is, for people: ``s3://bucket/prefix/key`` or a path."""
+    return store.location.rstrip("/") + "/" + key
+
+
+async def check_store(store: ResultsStore) -> None:
+    """Raise StoreError when the store can be told unusable without writing to it: a
+    directory that cannot be created or written, a bucket that cannot be reached, does
+    not exist or refuses these credentials (S3 HeadBucket; a right to read the bucket
+    is not proof of a right to write, so a write can still fail at the end)."""
+    if isinstance(store, LocalStore):
+        await asyncio.to_thread(_check_directory, store.root)
+    elif isinstance(store, S3Store):
+        async with store._client("") as s3:
+            try:
+                await s3.head_bucket(Bucket=store.bucket)
+            except ClientError as error:  # a HEAD's error has no body: only its status
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                named = {404: "NoSuchBucket", 403: "AccessDenied"}.get(status or 0)
+                if named is None:
+                    raise
+                raise StoreError(f"{store.location}: {named} (HTTP {status})", False) from None
+
+
+def _check_directory(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"{error.filename or root}: {error.strerror or error}", False) from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise StoreError(f"{root}: permission denied", retryable=False)
 
 
 def spec_store(s3: S3ResultsSpec) -> ResultsStore:

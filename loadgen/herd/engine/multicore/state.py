@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from herd.engine.histogram import Histogram
 from herd.engine.probe import Sample
@@ -262,8 +262,28 @@ class MergedStats:
     probe: ProbeView | None = None
 
 
+class _ProbeStatistics(Protocol):
+    @property
+    def series(self) -> Sequence[Sample]: ...
+    @property
+    def failures(self) -> int: ...
+
+
+class RunStatistics(Protocol):
+    """What ``run_state`` reads: a ``LoadRun``, or a ``MultiProcessRun``'s merged view."""
+
+    @property
+    def recorder(self) -> Recorder | None: ...
+    @property
+    def upload_stats(self) -> UploadStats | None: ...
+    @property
+    def loop_lag(self) -> Histogram | None: ...
+    @property
+    def probe(self) -> _ProbeStatistics | None: ...
+
+
 def run_state(
-    load_run: LoadRun,
+    load_run: RunStatistics | LoadRun,
     extras: Mapping[str, Callable[[], Any]] | None = None,
     with_timeline: bool = True,
 ) -> dict[str, Any]:
@@ -278,7 +298,7 @@ def run_state(
         "recorder": recorder_state(recorder, with_timeline) if recorder is not None else None,
         "uploads": upload_state(uploads) if uploads is not None else None,
         "loop_lag": loop_lag.encode() if loop_lag is not None else None,
-        "probe": {"series": probe.series[-1:], "failures": probe.failures} if probe else None,
+        "probe": {"series": list(probe.series[-1:]), "failures": probe.failures} if probe else None,
         "extras": {name: snapshot() for name, snapshot in (extras or {}).items()},
     }
 
