@@ -1,0 +1,55 @@
+"""A cluster run with a results store (moto): real runners write their full reports, the
+merge Job (run by the tests' kubelet like any pod) merges them exactly, and the run's
+status carries the merged numbers and points at merged.json and report.html."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from herd.demo.services import FAKE_AWS_ENV
+from herd_operator.kube import JOBS, LOADTESTS, RUNS
+from tests.conftest import s3_client
+from tests.operator_e2e.api import eventually
+from tests.operator_e2e.conftest import NAMESPACE, Cluster
+from tests.operator_e2e.loadtests import burst_spec, loadtest
+
+REQUESTS = 40  # one burst, each call held long enough that all 40 overlap: 40 workers
+
+
+async def test_a_stored_run_is_merged_exactly_and_status_points_at_it(
+    cluster: Cluster, operator, fresh_target, s3_server
+) -> None:
+    bucket = f"herd-e2e-{uuid.uuid4().hex[:12]}"
+    s3 = s3_client(s3_server.url)
+    s3.create_bucket(Bucket=bucket)
+    spec = burst_spec(fresh_target.url, requests=REQUESTS, path="/sleep/1")
+    spec["thresholds"] = ["p95 < 10s", "workers >= 2"]
+    spec["results"] = {"s3": {"bucket": bucket, "prefix": "runs/", "endpoint": s3_server.url}}
+    # The stand-in's kubelet passes plain values only; moto's fake keys are no secret.
+    spec["runner"] = {"env": [{"name": k, "value": v} for k, v in FAKE_AWS_ENV.items()]}
+    await cluster.api.create(LOADTESTS, loadtest("stored", spec))
+
+    async def ended() -> dict:
+        status = ((await cluster.api.get(RUNS, NAMESPACE, "stored-g1")) or {}).get("status") or {}
+        return status if status.get("phase") in ("Succeeded", "Failed") else {}
+
+    status = await eventually(ended, 60, "stored-g1 ended")
+    assert await cluster.api.get(JOBS, NAMESPACE, "stored-g1-merge") is not None
+    results = status["results"]
+    assert results["source"] == "store", results.get("diagnostics")
+    base = f"s3://{bucket}/runs/{NAMESPACE}/stored/stored-g1/"
+    assert (results["report"], results["html"]) == (base + "merged.json", base + "report.html")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    prefix = f"runs/{NAMESPACE}/stored/stored-g1/"
+    expected = {prefix + f"runner-{i}.json" for i in range(3)}
+    assert expected | {prefix + "merged.json", prefix + "report.html"} <= keys
+    merged = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "merged.json")["Body"].read())
+    arrivals = fresh_target.record()
+    assert len(arrivals) == REQUESTS == merged["requests"]["ok"] == results["requests"]["ok"]
+    served: dict[str, int] = {}
+    for arrival in arrivals:
+        served[arrival["worker"]] = served.get(arrival["worker"], 0) + 1
+    assert merged["workers"]["requests"] == served and len(served) == 40
+    assert results["workers"]["distinct"] == 40
+    assert status["phase"] == "Succeeded" and status["verdict"] == "passed", status["message"]
