@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from herd.results.layout import MERGED
-from herd_operator.kube import LOADTESTS, RUNS, Kube
+from herd.results.source import ClusterResolver, SourceError
+from herd_operator.kube import LOADTESTS, RUNS, Kube, api_client
 
 
-class ResultsNotFound(ValueError):
+class ResultsNotFound(SourceError):
     """The name does not lead to stored results; the message says why."""
 
 
@@ -44,3 +45,27 @@ async def lookup(kube: Kube, source: str, namespace: str) -> str:
     if body is None:
         raise ResultsNotFound(f"no LoadTestRun {namespace}/{name}")
     return results_of_status(name, body.get("status") or {})
+
+
+def kubeconfig_resolver(namespace: str | None = None) -> ClusterResolver:
+    """``herd report``'s resolver for the current kubeconfig (its context's namespace
+    unless ``namespace`` is given); connects only when asked to resolve."""
+    from kubernetes import config
+
+    async def resolve(source: str) -> str:
+        try:
+            kube = Kube(api_client())
+            chosen = namespace
+            if chosen is None:
+                _, active = config.list_kube_config_contexts()
+                chosen = (active or {}).get("context", {}).get("namespace") or "default"
+        except config.ConfigException as error:
+            raise SourceError(f"{source}: no cluster to ask (kubeconfig: {error})") from None
+        try:
+            return await lookup(kube, source, chosen)
+        except SourceError:
+            raise
+        except Exception as error:  # the API server's or the network's: say it, no traceback
+            raise SourceError(f"{source}: could not ask the cluster: {error}") from None
+
+    return resolve
