@@ -11,13 +11,64 @@ import sys
 import uuid
 
 from herd.demo.services import FAKE_AWS_ENV
-from herd_operator.kube import JOBS, LOADTESTS, RUNS
+from herd_operator.kube import JOBS, LOADTESTS, PODS, RUNS
 from tests.conftest import s3_client
 from tests.operator_e2e.api import eventually
 from tests.operator_e2e.conftest import NAMESPACE, Cluster
+from tests.operator_e2e.controllers import INDEX_KEY
 from tests.operator_e2e.loadtests import burst_spec, loadtest
 
 REQUESTS = 40  # one burst, each call held long enough that all 40 overlap: 40 workers
+
+
+def stored_spec(url: str, s3_url: str, bucket: str, sleep: float = 1.0) -> dict:
+    spec = burst_spec(url, requests=REQUESTS, path=f"/sleep/{sleep}")
+    spec["thresholds"] = ["p95 < 10s", "workers >= 2"]
+    spec["selfCheck"] = {"ignore": ["burst_spread", "peak_in_flight"]}
+    spec["results"] = {"s3": {"bucket": bucket, "prefix": "runs/", "endpoint": s3_url}}
+    spec["runner"] = {"env": [{"name": k, "value": v} for k, v in FAKE_AWS_ENV.items()]}
+    return spec
+
+
+async def test_a_runner_killed_mid_run_is_named_in_the_merge_and_its_share_unknown(
+    cluster: Cluster, operator, fresh_target, s3_server
+) -> None:
+    bucket = f"herd-e2e-{uuid.uuid4().hex[:12]}"
+    s3 = s3_client(s3_server.url)
+    s3.create_bucket(Bucket=bucket)
+    spec = stored_spec(fresh_target.url, s3_server.url, bucket, sleep=2.0)
+    await cluster.api.create(LOADTESTS, loadtest("lossy", spec))
+    runner_1 = range(14, 27)  # 40 over 3 runners: 14, 13, 13
+
+    def runner_1_sent() -> bool:
+        sent = {json.loads(a["body"])["n"] for a in fresh_target.record()}
+        return set(runner_1) <= sent
+
+    await eventually(runner_1_sent, 30, "runner 1's requests reaching the target")
+    pods = await cluster.api.list(PODS, NAMESPACE, "herd.dev/run=lossy-g1")
+    (pod,) = [
+        p
+        for p in pods
+        if p["metadata"].get("annotations", {}).get(INDEX_KEY) == "1"
+        and p["metadata"]["labels"].get("app.kubernetes.io/component") == "runner"
+    ]
+    cluster.kubelet.kill(pod["metadata"]["name"])
+
+    async def ended() -> dict:
+        status = ((await cluster.api.get(RUNS, NAMESPACE, "lossy-g1")) or {}).get("status") or {}
+        return status if status.get("phase") in ("Succeeded", "Failed") else {}
+
+    status = await eventually(ended, 60, "lossy-g1 ended")
+    results = status["results"]
+    assert results["source"] == "store", results.get("diagnostics")
+    assert results["missingRunners"] == [1] and results["runnersReported"] == 2
+    assert results["requests"]["unknown"] == 13 and results["requests"]["ok"] == 27
+    assert results["verdictReason"] == "results missing: runner 1 of 3 did not report"
+    assert status["verdict"] == "inconclusive"
+    prefix = f"runs/{NAMESPACE}/lossy/lossy-g1/"
+    merged = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "merged.json")["Body"].read())
+    assert merged["requests"]["unknown"] == 13 and merged["unknown_reasons"] == {"runner_lost": 13}
+    assert merged["verdict"] == "inconclusive"
 
 
 async def test_a_stored_run_is_merged_exactly_and_status_points_at_it(
