@@ -82,8 +82,9 @@ def run_conditions(
         message = waiting[1]
     else:
         succeeded, failed, message = _IN_PROGRESS, _IN_PROGRESS, ""
-    if phase == "Succeeded" and results is not None and results.verdict == "inconclusive":
-        # Numbers that describe the client prove neither a pass nor a failure.
+    if phase in ("Succeeded", "Failed") and results and results.verdict == "inconclusive":
+        # Numbers that describe the client, or miss a runner's share, prove neither a
+        # pass nor a failure.
         thresholds = ("Unknown", Reason.INCONCLUSIVE, results.verdict_reason)
     elif phase == "Succeeded" and results is not None:
         passed = results.verdict == "passed"

@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from herd.api.results import ResultsSpec, S3ResultsSpec
 from herd.api.spec import API_GROUP, API_VERSION, KIND
 from herd_operator.naming import run_labels, run_owner_reference
 from herd_operator.objects import RunObject
@@ -13,15 +14,20 @@ from herd_operator.objects import RunObject
 LOADTEST_FILE = "loadtest.yaml"
 
 
-def runner_loadtest(run: RunObject) -> dict[str, Any]:
+def runner_loadtest(run: RunObject, default_results: S3ResultsSpec | None = None) -> dict[str, Any]:
     """The LoadTest document a runner executes with ``herd run``.
 
     Thresholds are left out on purpose: a runner sees only its share of the load, so
     its own verdict would be meaningless (``workers >= 2`` on one of three runners, a
     p95 of a third of the requests) and a failed one would exit 1 and fail the Job.
-    The operator judges thresholds on the merged results instead.
+    The operator judges thresholds on the merged results instead. A spec without
+    ``results`` gets the operator's default store (``default_results``), with its
+    endpoint and region, so the runner writes where the merge will read.
     """
-    spec = run.spec.model_copy(update={"thresholds": []})
+    update: dict[str, Any] = {"thresholds": []}
+    if run.spec.results is None and default_results is not None:
+        update["results"] = ResultsSpec(s3=default_results)
+    spec = run.spec.model_copy(update=update)
     return {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
         "kind": KIND,
@@ -30,7 +36,9 @@ def runner_loadtest(run: RunObject) -> dict[str, Any]:
     }
 
 
-def build_runner_configmap(run: RunObject) -> dict[str, Any]:
+def build_runner_configmap(
+    run: RunObject, default_results: S3ResultsSpec | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -41,5 +49,7 @@ def build_runner_configmap(run: RunObject) -> dict[str, Any]:
             "ownerReferences": [run_owner_reference(run.name, run.uid)],
         },
         "immutable": True,
-        "data": {LOADTEST_FILE: yaml.safe_dump(runner_loadtest(run), sort_keys=False)},
+        "data": {
+            LOADTEST_FILE: yaml.safe_dump(runner_loadtest(run, default_results), sort_keys=False)
+        },
     }

@@ -15,14 +15,15 @@ operator (or a test) builds its own set without module-level state.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
 
 from herd.api.crd import LOADTEST_PLURAL, RUN_PLURAL
 from herd.api.spec import API_GROUP, API_VERSION
-from herd_operator.naming import RUN_LABEL
+from herd_operator.merge_job import MERGE_COMPONENT
+from herd_operator.naming import COMPONENT_LABEL, RUN_LABEL
 from herd_operator.reconcilers import Reconcilers, RunnerObjects, loadtest_key, run_key
 
 RunnerIndex = kopf.Index[tuple[str, str], dict[str, Any]]
@@ -43,8 +44,26 @@ def _runner_objects(namespace: str, run: str, indexes: Mapping[str, Any]) -> Run
     runner_jobs: RunnerIndex = indexes["runner_jobs"]
     runner_pods: RunnerIndex = indexes["runner_pods"]
     key = (namespace, run)
-    jobs = list(runner_jobs.get(key, []))
-    return RunnerObjects(job=jobs[0] if jobs else None, pods=list(runner_pods.get(key, [])))
+    jobs, merge_jobs = _by_component(runner_jobs.get(key, []))
+    pods, merge_pods = _by_component(runner_pods.get(key, []))
+    return RunnerObjects(
+        job=jobs[0] if jobs else None,
+        pods=pods,
+        merge_job=merge_jobs[0] if merge_jobs else None,
+        merge_pods=merge_pods,
+    )
+
+
+def _by_component(
+    bodies: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The runners' objects and the merge's (both carry the run's label)."""
+    runners: list[dict[str, Any]] = []
+    merge: list[dict[str, Any]] = []
+    for body in bodies:
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        (merge if labels.get(COMPONENT_LABEL) == MERGE_COMPONENT else runners).append(body)
+    return runners, merge
 
 
 def _snapshot(body: kopf.Body) -> dict[str, Any]:

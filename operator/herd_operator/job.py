@@ -22,6 +22,7 @@ from herd_operator.configmap import LOADTEST_FILE
 from herd_operator.naming import run_labels, run_owner_reference
 from herd_operator.objects import RunObject
 from herd_operator.policy import runner_policy
+from herd_operator.results_location import results_store_of, store_uri
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 
 CONTAINER = "runner"
@@ -35,7 +36,16 @@ METRICS_PORT_NAME = "metrics"
 # A failed runner is never retried: a retry would send its share of the load again,
 # late and alone, so the endpoint would see neither the planned load nor a
 # synchronized start, and requests would be counted twice. A failure is reported.
-BACKOFF_LIMIT = 0
+# The limit is per index (Kubernetes >= 1.29): a runner lost to OOM, eviction, SIGKILL
+# or its node fails its index only, and the others go on to report their results.
+BACKOFF_LIMIT_PER_INDEX = 0
+
+
+def max_failed_indexes(runners: int) -> int:
+    """Every index may fail without failing the Job early: the Job ends (``Failed``,
+    reason ``FailedIndexes``, if any index failed) only when every runner has ended, so
+    a runner that finishes after another failed still reports."""
+    return runners
 
 
 def release_time(run: RunObject, settings: RunnerSettings = DEFAULT_SETTINGS) -> datetime:
@@ -93,12 +103,21 @@ def runner_args(
         "--no-verdict-exit",
         *_pushgateway_default(run, settings),
         *_metrics_port(settings),
+        *_results_args(run, settings),
     ]
 
 
 def _metrics_port(settings: RunnerSettings) -> list[str]:
     port = [] if settings.metrics_port is None else ["--metrics-port", str(settings.metrics_port)]
     return port + (["--remote-write", settings.remote_write] if settings.remote_write else [])
+
+
+def _results_args(run: RunObject, settings: RunnerSettings) -> list[str]:
+    # The runner adds NAMESPACE/LOADTEST/RUN (its --run-id) below the prefix; the store's
+    # endpoint and region come with the spec in its ConfigMap (configmap.runner_loadtest),
+    # credentials from its env/envFrom only.
+    store = results_store_of(run, settings.results)
+    return [] if store is None else ["--results", store_uri(store)]
 
 
 def _pushgateway_default(run: RunObject, settings: RunnerSettings) -> list[str]:
@@ -177,7 +196,7 @@ def _container(
 def _pod_spec(run: RunObject, settings: RunnerSettings, release: datetime | None) -> dict[str, Any]:
     runner, uid = run.spec.runner, settings.run_as_user
     pod: dict[str, Any] = {
-        "restartPolicy": "Never",  # with backoffLimit 0: a failed runner stays failed
+        "restartPolicy": "Never",  # with backoffLimitPerIndex 0: a failed runner stays failed
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,  # no service variables in the env that ${VAR} reads
         "terminationGracePeriodSeconds": math.ceil(run.spec.load.drain_timeout)
@@ -229,7 +248,10 @@ def build_runner_job(
             "completionMode": "Indexed",
             "completions": runners,
             "parallelism": runners,
-            "backoffLimit": BACKOFF_LIMIT,
+            # No backoffLimit: with a per-index limit it would count the failures of
+            # all indexes together and end the Job at the first one.
+            "backoffLimitPerIndex": BACKOFF_LIMIT_PER_INDEX,
+            "maxFailedIndexes": max_failed_indexes(runners),
             "activeDeadlineSeconds": active_deadline_seconds(run, settings),
             "template": {
                 "metadata": {"labels": labels},

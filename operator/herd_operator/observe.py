@@ -64,9 +64,13 @@ class JobState:
     failed: bool = False
     failure_reason: str | None = None
     failure_message: str | None = None
+    failed_at: str | None = None
+    """When the Job was found failed (its condition's ``lastTransitionTime``)."""
     start_time: str | None = None
     completion_time: str | None = None
     active_deadline_seconds: int | None = None
+    grace_period_seconds: int | None = None
+    """The runner pods' ``terminationGracePeriodSeconds``."""
 
 
 def _runner_container(pod: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +155,9 @@ def observe_runners(pods: list[dict[str, Any]]) -> dict[int, RunnerState]:
 
 
 def observe_job(job: dict[str, Any]) -> JobState:
-    status = status_of(job)
+    status, spec = status_of(job), job.get("spec") or {}
     complete = failed = False
-    reason = message = None
+    reason = message = failed_at = None
     for condition in status.get("conditions") or []:
         if condition.get("status") != "True":
             continue
@@ -162,12 +166,50 @@ def observe_job(job: dict[str, Any]) -> JobState:
         elif condition.get("type") in ("Failed", "FailureTarget"):
             failed = True
             reason, message = condition.get("reason"), condition.get("message")
+            failed_at = condition.get("lastTransitionTime")
     return JobState(
         complete=complete,
         failed=failed,
         failure_reason=reason,
         failure_message=message,
+        failed_at=failed_at,
         start_time=status.get("startTime"),
         completion_time=status.get("completionTime"),
-        active_deadline_seconds=(job.get("spec") or {}).get("activeDeadlineSeconds"),
+        active_deadline_seconds=spec.get("activeDeadlineSeconds"),
+        grace_period_seconds=((spec.get("template") or {}).get("spec") or {}).get(
+            "terminationGracePeriodSeconds"
+        ),
     )
+
+
+@dataclass(frozen=True)
+class MergeState:
+    """The merge Job of a run, as observed."""
+
+    ended: bool = False
+    summary: RunnerSummary | None = None
+    """The merged numbers, from the merge pod's termination message."""
+    problem: str = ""
+    """Why there is no summary, once the merge has ended without one."""
+
+
+def observe_merge(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> MergeState:
+    """The merge's outcome: its pod's termination message, once the pod or the Job ended."""
+    if job is None:
+        return MergeState()
+    state = observe_job(job)
+    terminated = None
+    for pod in pods:
+        for container in status_of(pod).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated") or terminated
+    if terminated is None:
+        if state.failed:
+            return MergeState(True, problem=state.failure_message or str(state.failure_reason))
+        return MergeState()
+    text = terminated.get("message") or ""
+    try:
+        return MergeState(True, summary=decode_summary(text))
+    except SummaryError as error:
+        code = terminated.get("exitCode")
+        detail = " ".join(text.split())[-300:] if not text.lstrip().startswith("{") else error
+        return MergeState(True, problem=f"exit code {code}: {detail or 'no summary'}")

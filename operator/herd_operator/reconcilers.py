@@ -55,6 +55,8 @@ class RunnerObjects:
 
     job: dict[str, Any] | None = None
     pods: list[dict[str, Any]] = field(default_factory=list)
+    merge_job: dict[str, Any] | None = None
+    merge_pods: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Reconcilers:
@@ -110,14 +112,12 @@ class Reconcilers:
             self.forget(key)
             return
         now = self._clock()
-        reconciled = reconcile_run(body, runners.job, runners.pods, now, self._settings)
+        reconciled = self._reconcile(body, runners, now)
         cap = self._settings.caps.max_active_runs_per_namespace
         if cap is not None and Action.CREATE_RUNNERS in reconciled.actions:
             async with self._namespace_locks[namespace]:
                 slots = await self._slots(body, namespace, cap)
-                reconciled = reconcile_run(
-                    body, runners.job, runners.pods, now, self._settings, slots
-                )
+                reconciled = self._reconcile(body, runners, now, slots)
                 reconciled = await self._carry_out(body, reconciled, now)
         else:
             reconciled = await self._carry_out(body, reconciled, now)
@@ -131,6 +131,24 @@ class Reconcilers:
         if loadtest and before.get("phase") != reconciled.status.get("phase"):
             # The LoadTest's status shows its runs' phases and its latest results.
             self.requeue.soon(loadtest_key(namespace, loadtest))
+
+    def _reconcile(
+        self,
+        body: dict[str, Any],
+        runners: RunnerObjects,
+        now: datetime,
+        slots: Slots | None = None,
+    ) -> RunReconcile:
+        return reconcile_run(
+            body,
+            runners.job,
+            runners.pods,
+            now,
+            self._settings,
+            slots,
+            merge_job=runners.merge_job,
+            merge_pods=runners.merge_pods,
+        )
 
     async def _carry_out(
         self, body: dict[str, Any], reconciled: RunReconcile, now: datetime

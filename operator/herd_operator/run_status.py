@@ -9,13 +9,14 @@ never recomputed, even after the Job and its pods are gone.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from herd.api.exits import exit_meaning
 from herd.api.loading import SpecError
+from herd.api.results import S3ResultsSpec
 from herd.api.status import (
     TERMINAL_PHASES,
     LoadTestRunStatus,
@@ -31,14 +32,26 @@ from herd_operator.conditions import run_conditions
 from herd_operator.display import headline, run_summary
 from herd_operator.events import Event
 from herd_operator.job import active_deadline_seconds, job_release_time, release_time
+from herd_operator.merge_job import merge_job_name
+from herd_operator.merged_results import store_results
 from herd_operator.namespace_slots import Slots, is_waiting
 from herd_operator.objects import RunObject, metadata, parse_time, read_run, rfc3339, status_of
-from herd_operator.observe import JobState, RunnerState, observe_job, observe_runners
+from herd_operator.observe import (
+    JobState,
+    MergeState,
+    RunnerState,
+    observe_job,
+    observe_merge,
+    observe_runners,
+)
 from herd_operator.policy import OPEN_POLICY
+from herd_operator.results_location import results_store_of
 from herd_operator.settings import DEFAULT_SETTINGS, RunnerSettings
 
 WAITING_RECHECK_SECONDS = 10
 """How often a run waiting for a slot looks again (a run that ends also wakes it)."""
+STOP_MARGIN_SECONDS = 10
+"""Beyond their grace period, how long the runners of a failed Job may take to report."""
 
 
 class Action(StrEnum):
@@ -47,6 +60,8 @@ class Action(StrEnum):
     SUSPEND_JOB = "SuspendJob"
     """Set the Job's ``spec.suspend``: its pods are stopped, the Job (and what its pods
     reported) stays."""
+    CREATE_MERGE = "CreateMerge"
+    """Create the merge Job (``AlreadyExists`` means done); refused: write ``fallback``."""
     DELETE_JOB = "DeleteJob"
     """Delete the Job and its pods (``ttlSecondsAfterFinished`` has passed)."""
 
@@ -59,6 +74,9 @@ class RunReconcile:
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
     """Seconds until the status may change without any new observation."""
+    fallback: RunReconcile | None = None
+    """What to write instead when the API server refuses the merge Job (HTTP 422): the
+    run ends on its runners' summaries."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class _Outcome:
     actions: tuple[Action, ...] = ()
     waiting: tuple[Reason, str] | None = None
     """Why a run in progress has not started yet (it is waiting for a slot)."""
+    recheck: float | None = None
+    """Seconds until the outcome changes without a new observation (a wait's bound)."""
+    notices: tuple[Event, ...] = ()
+    """Events to emit with the outcome's phase change (a merge that failed)."""
 
 
 def ended_verdict(phase: Phase, results: RunResults | None) -> Verdict:
@@ -95,17 +117,53 @@ def _runner_failure(run: RunObject, runner: RunnerState) -> tuple[Reason, str]:
     )
 
 
-def _partial_results(run: RunObject, runners: dict[int, RunnerState]) -> RunResults | None:
-    summaries = [runner.summary for runner in runners.values() if runner.summary]
-    return merge_results(run.spec, summaries) if summaries else None
-
-
-def _finished(run: RunObject, runners: dict[int, RunnerState]) -> _Outcome:
-    missing = [
+def _missing(run: RunObject, runners: dict[int, RunnerState]) -> list[int]:
+    """Indexes of the runners that left no readable summary (or no pod at all)."""
+    return [
         index
         for index in range(run.spec.parallelism)
         if index not in runners or runners[index].summary is None
     ]
+
+
+def _results(run: RunObject, runners: dict[int, RunnerState]) -> RunResults | None:
+    """The summaries of every runner that reported, merged; the runners that did not are
+    named, and the merge counts their planned share as unknown (``runner_lost``)."""
+    summaries = [s for i in sorted(runners) if (s := runners[i].summary) is not None]
+    if not summaries:
+        return None
+    results = merge_results(run.spec, summaries)
+    missing = _missing(run, runners)
+    return results.model_copy(update={"missing_runners": missing}) if missing else results
+
+
+def _stop_wait(job: JobState, now: datetime) -> float:
+    """Seconds a failed Job's runners that are still stopping may take to report: their
+    grace period (they drain and write their summary on SIGTERM) from the failure, and a
+    margin; 0 when the failure time is unknown. Bounded, so a pod left running on a lost
+    node cannot keep the run open."""
+    failed_at = parse_time(job.failed_at)
+    if failed_at is None:
+        return 0.0
+    grace = (job.grace_period_seconds or 0) + STOP_MARGIN_SECONDS
+    return (failed_at + timedelta(seconds=grace) - now).total_seconds()
+
+
+def _failure(
+    run: RunObject, job: JobState, runners: dict[int, RunnerState], missing: list[int]
+) -> tuple[Reason, str]:
+    """Why a run whose Job ended did not succeed: a deadline, the first runner lost (or
+    failed), a runner that left no summary, or what the Job says."""
+    if job.failure_reason == "DeadlineExceeded":
+        deadline = job.active_deadline_seconds or active_deadline_seconds(run)
+        return Reason.DEADLINE_EXCEEDED, (
+            f"the runner Job passed its deadline of {deadline}s "
+            "(startup allowance + load.maxDuration + margin)"
+        )
+    failed = [runner for runner in runners.values() if runner.failed]
+    lost = [runner for runner in failed if runner.index in missing]
+    if lost or failed:
+        return _runner_failure(run, (lost or failed)[0])
     if missing:
         detail = "; ".join(
             f"runner {index}: {runners[index].message or 'empty termination message'}"
@@ -113,45 +171,83 @@ def _finished(run: RunObject, runners: dict[int, RunnerState]) -> _Outcome:
             else f"runner {index}: pod gone"
             for index in missing
         )
-        message = f"runners finished without a readable summary ({detail})"
+        return Reason.RESULTS_MISSING, f"runners finished without a readable summary ({detail})"
+    return Reason.RUNNER_FAILED, (
+        f"the runner Job failed: {job.failure_message or job.failure_reason}"
+    )
+
+
+def _ended(
+    run: RunObject, job: JobState, runners: dict[int, RunnerState], now: datetime
+) -> _Outcome:
+    """The outcome of a run whose Job ended: complete, or failed with what every runner
+    that reported is kept (a runner that ended after another failed counts too)."""
+    stopping = [r.index for r in runners.values() if r.started and r.exit_code is None]
+    wait = _stop_wait(job, now) if job.failed and stopping else 0.0
+    if wait > 0:
+        named = ", ".join(map(str, stopping))
         return _Outcome(
-            "Failed",
-            message,
-            (Reason.RESULTS_MISSING, message),
-            _partial_results(run, runners),
+            "Running",
+            f"the runner Job failed ({job.failure_reason}); waiting up to {math.ceil(wait)}s "
+            f"for runner {named} to stop and report",
+            recheck=wait,
         )
-    summaries = [s for i in sorted(runners) if (s := runners[i].summary) is not None]
-    results = merge_results(run.spec, summaries)  # every runner has one (missing: above)
-    return _Outcome("Succeeded", headline(results), results=results)
+    results = _results(run, runners)
+    missing = _missing(run, runners)
+    if job.complete and not missing and results is not None:
+        return _Outcome("Succeeded", headline(results), results=results)
+    reason, message = _failure(run, job, runners, missing)
+    total = run.spec.parallelism
+    if missing and results is not None:
+        named = ", ".join(map(str, missing))
+        message += (
+            f"; {total - len(missing)} of {total} runners reported, runner {named} did not "
+            "(its share is unknown)"
+        )
+    return _Outcome("Failed", message, (reason, message), results)
 
 
-def _job_failed(run: RunObject, job: JobState, runners: dict[int, RunnerState]) -> _Outcome:
-    failed_runner = next((runner for runner in runners.values() if runner.failed), None)
-    if job.failure_reason == "DeadlineExceeded" or failed_runner is None:
-        deadline = job.active_deadline_seconds or active_deadline_seconds(run)
-        if job.failure_reason == "DeadlineExceeded":
-            reason, message = (
-                Reason.DEADLINE_EXCEEDED,
-                (
-                    f"the runner Job passed its deadline of {deadline}s "
-                    "(startup allowance + load.maxDuration + margin)"
-                ),
-            )
-        else:
-            reason = Reason.RUNNER_FAILED
-            message = f"the runner Job failed: {job.failure_message or job.failure_reason}"
-    else:
-        reason, message = _runner_failure(run, failed_runner)
-    return _Outcome("Failed", message, (reason, message), _partial_results(run, runners))
+MERGE_REFUSED = "the API server refused the merge Job"
+
+
+def _on_summaries(outcome: _Outcome, problem: str | None) -> _Outcome:
+    """``outcome`` on the runners' summaries; ``problem``: why not on the store's merge."""
+    assert outcome.results is not None
+    update: dict[str, Any] = {"source": "summaries"}
+    notices: tuple[Event, ...] = ()
+    if problem is not None:
+        why = f"results from the runners' summaries, not the store: {problem}"
+        update["diagnostics"] = [why, *outcome.results.diagnostics]
+        notices = (Event("Warning", "MergeFailed", why),)
+    return replace(outcome, results=outcome.results.model_copy(update=update), notices=notices)
+
+
+def _merged(
+    run: RunObject,
+    runners: dict[int, RunnerState],
+    ended: _Outcome,
+    store: S3ResultsSpec,
+    merge: MergeState,
+    absent: bool,
+) -> _Outcome:
+    """The ended run on the exact merge of its runners' full reports: merging first (in
+    its namespace, with its credentials), then the merged numbers, else the summaries."""
+    name = merge_job_name(run.name)
+    if absent or not merge.ended:
+        reported = sum(1 for runner in runners.values() if runner.summary is not None)
+        message = f"merging the results of {reported} runners ({name})"
+        actions = (Action.CREATE_MERGE,) if absent else ()
+        return _Outcome("Running", message, actions=actions)
+    if merge.summary is None:
+        return _on_summaries(ended, f"the merge Job {name} failed ({merge.problem})")
+    results = store_results(run, merge.summary, _missing(run, runners), store)
+    message = headline(results) if ended.failure is None else ended.message
+    return replace(ended, message=message, results=results)
 
 
 def _in_progress(
     run: RunObject, runners: dict[int, RunnerState], now: datetime, release: datetime
 ) -> _Outcome:
-    failed_runner = next((runner for runner in runners.values() if runner.failed), None)
-    if failed_runner is not None:  # the Job controller will fail the Job (backoffLimit 0)
-        reason, message = _runner_failure(run, failed_runner)
-        return _Outcome("Failed", message, (reason, message), _partial_results(run, runners))
     blocked = [runner for runner in runners.values() if runner.blocker]
     if blocked:
         first = blocked[0]
@@ -166,10 +262,19 @@ def _in_progress(
         return _Outcome("Pending", message)
     started = sum(1 for runner in runners.values() if runner.started)
     total = run.spec.parallelism
+    # A runner that failed fails its own index only (backoffLimitPerIndex): the others go
+    # on, and the run ends with the Job, keeping every result that reached it.
+    failed = [runner for runner in runners.values() if runner.failed]
+    lost = "".join(f"; {_runner_failure(run, runner)[1]}" for runner in failed)
     if started < total:
-        return _Outcome("Pending", f"{started} of {total} runners started")
+        return _Outcome("Pending", f"{started} of {total} runners started{lost}")
     if now < release:
-        return _Outcome("Staging", f"{total} runners staging; load starts at {rfc3339(release)}")
+        return _Outcome(
+            "Staging", f"{total} runners staging; load starts at {rfc3339(release)}{lost}"
+        )
+    if failed:
+        going = sum(1 for runner in runners.values() if runner.exit_code is None)
+        return _Outcome("Running", f"{going} of {total} runners sending load{lost}")
     return _Outcome("Running", f"{total} runners sending load")
 
 
@@ -244,9 +349,11 @@ def reconcile_run(
     now: datetime,
     settings: RunnerSettings = DEFAULT_SETTINGS,
     slots: Slots | None = None,
+    merge_job: dict[str, Any] | None = None,
+    merge_pods: list[dict[str, Any]] | None = None,
 ) -> RunReconcile:
-    """The run's status and what to do next, from the run, its Job and its pods, and
-    (``slots``) the runs of its namespace it would start beside."""
+    """The run's status and what to do next, from the run, its Job and its pods, (``slots``)
+    the runs of its namespace it would start beside, and its merge Job and pod."""
     previous = status_of(body)
     if previous.get("phase") in TERMINAL_PHASES:
         return _ttl_actions(body, job, now)
@@ -281,10 +388,24 @@ def reconcile_run(
     else:
         job_name = metadata(job).get("name")
         job_state = observe_job(job)
-        if job_state.complete:
-            outcome = _finished(run, runners)
-        elif job_state.failed:
-            outcome = _job_failed(run, job_state, runners)
+        if job_state.complete or job_state.failed:
+            outcome = _ended(run, job_state, runners, now)
+            store = results_store_of(run, settings.results)
+            if outcome.phase in TERMINAL_PHASES and outcome.results is not None:
+                if store is None:
+                    outcome = _on_summaries(outcome, None)
+                else:
+                    merge = observe_merge(merge_job, merge_pods or [])
+                    outcome = _merged(run, runners, outcome, store, merge, merge_job is None)
+                    if Action.CREATE_MERGE in outcome.actions:
+                        refused = _on_summaries(_ended(run, job_state, runners, now), MERGE_REFUSED)
+                        fallback = _status(
+                            run, previous, job_name, job_state, runners, refused, now, release
+                        )
+                        merging = _status(
+                            run, previous, job_name, job_state, runners, outcome, now, release
+                        )
+                        return replace(merging, fallback=fallback)
         else:
             outcome = _in_progress(run, runners, now, release)
     return _status(run, previous, job_name, job_state, runners, outcome, now, release)
@@ -359,7 +480,13 @@ def _status(
         failed = outcome.failure is not None
         reason = outcome.failure[0].value if outcome.failure else outcome.phase
         events = (Event("Warning" if failed else "Normal", reason, outcome.message),)
-    requeue = None
+        events += outcome.notices
+    failed_before = (previous.get("runners") or {}).get("failed") or 0
+    if not terminal and status.runners is not None and status.runners.failed > failed_before:
+        # The run goes on without it: the phase does not change, so say it here.
+        lost = next(runner for runner in runners.values() if runner.failed)
+        events = (Event("Warning", _runner_failure(run, lost)[0].value, outcome.message),)
+    requeue = math.ceil(outcome.recheck) if outcome.recheck else None
     if outcome.waiting is not None:
         requeue = WAITING_RECHECK_SECONDS
     elif not terminal and now < release:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from herd import __version__
+from herd.api.results import S3ResultsSpec
 from herd_operator.caps import NO_CAPS, Caps
 from herd_operator.policy import OPEN_POLICY, OperatorPolicy
 
@@ -45,6 +46,8 @@ class RunnerSettings:
     metrics_port: int | None = 9090
     """Port each runner serves ``/metrics`` on, as its container port ``metrics`` (the
     chart's PodMonitor scrapes it); None: runners serve no metrics."""
+    results: S3ResultsSpec | None = None
+    """Results store of runs whose spec sets no ``results`` (``HERD_RESULTS_S3_*``)."""
 
     def __post_init__(self) -> None:
         if self.startup_allowance_seconds < 0 or self.deadline_margin_seconds < 0:

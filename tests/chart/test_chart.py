@@ -463,3 +463,26 @@ def test_chart_copies_of_alerts_and_dashboards_are_current(source, pattern):
         f"charts/herd/files/{source} differs from {source}/: "
         "run .venv/bin/python scripts/generate.py"
     )
+
+
+def test_the_results_store_default_reaches_the_operator_and_parses():
+    from herd_operator.results_location import results_default_from_environment
+
+    assert not any(
+        name.startswith("HERD_RESULTS_S3_") for name in env_of(operator_container(render()))
+    )
+    s3 = {
+        "bucket": "load-results",
+        "prefix": "team-a/",
+        "endpoint": "https://s3.example",
+        "region": "eu-ro-1",
+    }
+    env = env_of(operator_container(render({"results": {"s3": s3}})))
+    store = results_default_from_environment(env)
+    assert store is not None
+    assert (store.bucket, store.prefix, str(store.endpoint), store.region) == (
+        "load-results",
+        "team-a/",
+        "https://s3.example",
+        "eu-ro-1",
+    )

@@ -241,8 +241,8 @@ def test_a_saved_report_and_a_runner_result_file_are_shown(run_dir, tmp_path):
     ("source", "says"),
     [
         ("nowhere/at/all", "nowhere/at/all: no such file or directory"),
-        ("lt/my-test", "lt/my-test: reading a cluster run's results by its name is not available"),
-        ("ltr/my-run-1", "give their location instead"),
+        ("lt/my-test", "lt/my-test: no cluster to ask (kubeconfig:"),
+        ("ltr/my-run-1", "ltr/my-run-1: no cluster to ask"),
         ("s3://", "s3://"),
         ("ftp://x/y", "ftp://x/y"),
     ],

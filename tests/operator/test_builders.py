@@ -13,7 +13,7 @@ import yaml
 from herd import __version__
 from herd.api.loading import parse_loadtest
 from herd_operator.configmap import build_runner_configmap, runner_loadtest
-from herd_operator.job import BACKOFF_LIMIT, build_runner_job, release_time
+from herd_operator.job import BACKOFF_LIMIT_PER_INDEX, build_runner_job, release_time
 from herd_operator.naming import bounded_name
 from herd_operator.objects import read_run
 from herd_operator.settings import RunnerSettings
@@ -83,7 +83,8 @@ def expected_job(runners: int, deadline: int, container: dict, pod: dict, grace:
             "completionMode": "Indexed",
             "completions": runners,
             "parallelism": runners,
-            "backoffLimit": 0,
+            "backoffLimitPerIndex": 0,
+            "maxFailedIndexes": runners,
             "activeDeadlineSeconds": deadline,
             "template": {
                 "metadata": {"labels": LABELS},
@@ -212,10 +213,13 @@ def test_one_runner_is_still_an_indexed_job():
     assert cmd[cmd.index("--runners") + 1] == "1"
 
 
-def test_never_retried():
-    assert BACKOFF_LIMIT == 0
-    pod = build_runner_job(read_run(run_body()))["spec"]["template"]["spec"]
-    assert pod["restartPolicy"] == "Never"
+def test_never_retried_and_one_lost_runner_does_not_end_the_others():
+    assert BACKOFF_LIMIT_PER_INDEX == 0
+    spec = build_runner_job(read_run(run_body()))["spec"]
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    # A Job-wide backoffLimit would fail the Job, and stop every runner, at the first loss.
+    assert "backoffLimit" not in spec
+    assert spec["maxFailedIndexes"] == spec["completions"] == 3
 
 
 def test_settings_shape_the_job():

@@ -65,10 +65,13 @@ def test_a_client_limited_runner_makes_the_run_inconclusive_with_its_diagnostic(
 
 def test_a_run_that_lost_a_runner_is_inconclusive_not_failed():
     pods = [finished(0), pod(1, RUNNING), exited(2, 137, "OOMKilled")]
-    status = reconciled(pods)
+    assert reconciled(pods)["phase"] == "Running"  # the others go on
+    ended = [job_condition("Failed", "FailedIndexes", "Job has failed indexes")]
+    status = reconciled([finished(0), finished(1), exited(2, 137, "OOMKilled")], ended)
     assert status["phase"] == "Failed"
     assert status["verdict"] == "inconclusive"
-    assert status["results"]["verdict"] == "inconclusive"  # runner 0's share alone
+    assert status["results"]["verdict"] == "inconclusive"  # runner 2's share is missing
+    assert status["results"]["verdictReason"] == "results missing: runner 2 of 3 did not report"
     assert "runner 2 was killed" in status["summary"]["verdictReason"]
 
 

@@ -5,13 +5,18 @@ the real ones do:
 
 - ``JobController`` gives an Indexed Job one pod per completion index (with the labels,
   annotation, owner reference and ``JOB_COMPLETION_INDEX`` the real controller sets) and
-  marks the Job ``Complete`` or ``Failed`` from its pods' phases (``backoffLimit`` 0).
+  marks the Job ``Complete`` or ``Failed`` from its pods' phases: with
+  ``backoffLimitPerIndex``, a failed index fails alone and the Job fails (reason
+  ``FailedIndexes``) once every index has ended, or at once past ``maxFailedIndexes``;
+  without, past ``backoffLimit``.
 - ``Kubelet`` runs each pod's runner container as a local process: the pod's ConfigMap
   volume becomes a folder, ``emptyDir`` a folder, the termination-message path a file;
   ``$(VAR)`` is expanded from the container's env and ``herd`` is this interpreter's
   ``herd``. What the process writes to its termination-message file (at most 4096 bytes,
-  like the kubelet keeps) goes into the pod's status with its exit code; with
-  ``FallbackToLogsOnError``, a failed process that wrote none leaves its log's tail there.
+  like the kubelet keeps) goes into the pod's status with its exit code (128 + N when
+  signal N ended it, as container runtimes say); with ``FallbackToLogsOnError``, a failed
+  process that wrote none leaves its log's tail there. ``kill`` plays the OOM killer or a
+  lost node: SIGKILL to every process of the pod's container.
   Each pod has its own network in a cluster, so every runner serves its ``metrics``
   container port; here they share one, so the kubelet gives each pod's port a free port on
   127.0.0.1 (``Kubelet.ports``) and tells ``herd run`` to serve there.
@@ -24,6 +29,7 @@ import contextlib
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -62,6 +68,23 @@ async def keep_running(step: Callable[[], Awaitable[None]]) -> None:
     while time.monotonic() < deadline:
         await step()
         await asyncio.sleep(STEP_SECONDS)
+
+
+_FAILURE_MESSAGES = {
+    "BackoffLimitExceeded": "Job has reached the specified backoff limit",
+    "FailedIndexes": "Job has failed indexes",
+    "MaxFailedIndexesExceeded": "Job has exceeded the specified maximal number of failed indexes",
+}
+
+
+def _failed(reason: str) -> dict[str, Any]:
+    return {
+        "type": "Failed",
+        "status": "True",
+        "reason": reason,
+        "message": _FAILURE_MESSAGES[reason],
+        "lastTransitionTime": _now(),
+    }
 
 
 class JobController:
@@ -135,17 +158,21 @@ class JobController:
             "succeeded": succeeded,
             "failed": failed,
         }
-        if failed > spec.get("backoffLimit", 6):
-            status["conditions"] = [
-                {
-                    "type": "Failed",
-                    "status": "True",
-                    "reason": "BackoffLimitExceeded",
-                    "message": "Job has reached the specified backoff limit",
-                    "lastTransitionTime": _now(),
-                }
-            ]
-        elif succeeded == spec["completions"]:
+        if spec.get("backoffLimitPerIndex") is not None:
+            failed_indexes = sorted(
+                int(pod["metadata"]["annotations"][INDEX_KEY])
+                for pod in pods
+                if (pod.get("status") or {}).get("phase") == "Failed"
+            )
+            status["failedIndexes"] = ",".join(map(str, failed_indexes))
+            ended = succeeded + failed == spec["completions"]
+            if failed > spec.get("maxFailedIndexes", spec["completions"]):
+                status["conditions"] = [_failed("MaxFailedIndexesExceeded")]
+            elif ended and failed:
+                status["conditions"] = [_failed("FailedIndexes")]
+        elif failed > spec.get("backoffLimit", 6):
+            status["conditions"] = [_failed("BackoffLimitExceeded")]
+        if "conditions" not in status and succeeded == spec["completions"]:
             status["completionTime"] = _now()
             status["conditions"] = [
                 {"type": "Complete", "status": "True", "lastTransitionTime": _now()}
@@ -166,6 +193,7 @@ class Kubelet:
         """Pod name → its container ports by name → the local port (on 127.0.0.1) for it."""
         self.on_start: Callable[[dict[str, Any]], None] | None = None
         """Called with each pod as its container starts (e.g. to tell Prometheus)."""
+        self._processes: dict[str, asyncio.subprocess.Process] = {}  # pod name → container
         self.paused = False
         """While paused, new pods stay Pending (as if not yet scheduled)."""
 
@@ -180,6 +208,13 @@ class Kubelet:
             uid = pod["metadata"]["uid"]
             if uid not in self._runs and not (pod.get("status") or {}).get("phase"):
                 self._runs[uid] = asyncio.create_task(self._run_pod(pod))
+
+    def kill(self, pod_name: str) -> None:
+        """SIGKILL the pod's container, every process of it (the kernel's OOM killer, a
+        node gone): nothing it holds is written anywhere."""
+        process = self._processes[pod_name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     async def stop(self) -> None:
         for task in self._runs.values():
@@ -247,15 +282,17 @@ class Kubelet:
         await self._set_status(pod, "Running", {"running": {"startedAt": started}})
         with (folder / "output.log").open("wb") as output:
             process = await asyncio.create_subprocess_exec(
-                *command, env=env, stdout=output, stderr=output
+                *command, env=env, stdout=output, stderr=output, start_new_session=True
             )
+            self._processes[meta["name"]] = process
             try:
                 code = await asyncio.wait_for(process.wait(), RUNNER_TIMEOUT)
             except (TimeoutError, asyncio.CancelledError):
                 with contextlib.suppress(ProcessLookupError):
-                    process.kill()
+                    os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
                 raise
+        code = 128 - code if code < 0 else code  # -N: ended by signal N
         self.exit_codes[meta["name"]] = code
         message = message_file.read_bytes()[:TERMINATION_MESSAGE_LIMIT]
         if not message and code != 0:

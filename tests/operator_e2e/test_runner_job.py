@@ -41,7 +41,7 @@ async def test_a_loadtest_becomes_an_owned_hardened_indexed_job_of_three(
     spec = job["spec"]
     assert spec["completionMode"] == "Indexed"
     assert spec["parallelism"] == spec["completions"] == 3
-    assert spec["backoffLimit"] == 0
+    assert spec["backoffLimitPerIndex"] == 0 and "backoffLimit" not in spec
     assert spec["activeDeadlineSeconds"] > 60
     pod = spec["template"]["spec"]
     (container,) = pod["containers"]

@@ -221,6 +221,10 @@ class RunResults(ApiModel):
 
     runners_reported: int
     """Runners whose summary is included (all of them when the run succeeded)."""
+    missing_runners: list[int] = Field(default_factory=list)
+    """Indexes of the runners that left no results (killed, evicted, lost with their
+    node): what each planned is counted in ``requests.unknown`` (reason
+    ``runner_lost``), and the verdict is inconclusive."""
     requests: RequestCounts
     """Requests by outcome."""
     errors: dict[str, int] = Field(default_factory=dict)
@@ -228,7 +232,8 @@ class RunResults(ApiModel):
     never_sent_reasons: dict[str, int] = Field(default_factory=dict)
     """Never-sent requests by reason (``SIGTERM``, ``max_duration``, ``s3_<Code>``, ...)."""
     unknown_reasons: dict[str, int] = Field(default_factory=dict)
-    """Requests of unknown fate by reason (``process_lost``)."""
+    """Requests of unknown fate by reason (``process_lost``: a runner's process died;
+    ``runner_lost``: a whole runner left no results)."""
     latency: LatencySeconds | None = None
     """Latency percentiles; unset when no request completed."""
     error_rate: float | None = None
@@ -262,6 +267,15 @@ class RunResults(ApiModel):
     verdict_reason: str = ""
     """Why the verdict is not passed, in one line: the thresholds that failed, or what
     made the run inconclusive."""
+    source: Literal["store", "summaries"] | None = None
+    """Where these numbers come from. store: the exact merge of the runners' full reports
+    in the results store (``report``, ``html``); summaries: the runners' termination-message
+    summaries (busiest workers only, histograms maybe coarser), when no store is set or the
+    merge failed (``diagnostics`` and an Event say why)."""
+    report: str | None = None
+    """The merged report (``s3://…/merged.json``), when ``source`` is store."""
+    html: str | None = None
+    """The merged HTML report (``s3://…/report.html``), when ``source`` is store."""
 
 
 class RunSummary(ApiModel):

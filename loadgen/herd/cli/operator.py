@@ -98,7 +98,10 @@ def operator(
 
     Uses the in-cluster service account, else the KUBECONFIG context. Operator-wide caps
     come from HERD_MAX_REQUESTS, HERD_MAX_RATE, HERD_MAX_CONCURRENCY, HERD_MAX_DURATION,
-    HERD_MAX_PARALLELISM and HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE (unset: no cap); the policy
+    HERD_MAX_PARALLELISM and HERD_MAX_ACTIVE_RUNS_PER_NAMESPACE (unset: no cap); the results
+    store of LoadTests that set no spec.results from HERD_RESULTS_S3_BUCKET, _PREFIX,
+    _ENDPOINT and _REGION (unset: none; no credentials: runners and the merge use their
+    own); the policy
     (runner images, runner fields, target hosts) from HERD_POLICY, a JSON document (unset:
     the chart's defaults). A LoadTest over a cap or against the policy ends Invalid, naming
     the field.
@@ -112,11 +115,13 @@ def operator(
     from herd_operator import policy as operator_policy
     from herd_operator.caps import caps_from_environment, describe
     from herd_operator.kube import api_client
+    from herd_operator.results_location import results_default_from_environment
     from herd_operator.runtime import OperatorOptions, run_operator
 
     try:
         caps = caps_from_environment(os.environ)
         policy = operator_policy.policy_from_environment(os.environ)
+        results = results_default_from_environment(os.environ)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     client = api_client()
@@ -142,6 +147,7 @@ def operator(
             pushgateway=runner_pushgateway or None,
             metrics_port=runner_metrics_port or None,
             remote_write=runner_remote_write or None,
+            results=results,
         ),
     )
     # Said at every start, whatever the log level: what this operator will refuse to run.

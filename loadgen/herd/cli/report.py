@@ -101,7 +101,7 @@ def report(
     written.
     """
     from herd.cli.main import VERDICT_EXITS
-    from herd.results.source import SourceError, load_source
+    from herd.results.source import CLUSTER_SOURCE, SourceError, load_source
     from herd.results.store import StoreError
 
     configure_logging(
@@ -109,6 +109,11 @@ def report(
     )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     resolver = CLUSTER_RESOLVER
+    if resolver is None and CLUSTER_SOURCE.fullmatch(source):
+        # Kubernetes is loaded for a cluster run's name only.
+        from herd_operator.report_lookup import kubeconfig_resolver
+
+        resolver = kubeconfig_resolver()
     try:
         loaded = asyncio.run(
             load_source(
