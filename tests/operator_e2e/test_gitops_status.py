@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from herd_operator.kube import LOADTESTS
+from herd_operator.kube import LOADTESTS, RUNS
+from tests.operator.test_argocd_health import LUA, health
 from tests.operator_e2e.api import eventually
 from tests.operator_e2e.conftest import NAMESPACE, Cluster
 from tests.operator_e2e.loadtests import burst_spec, loadtest
@@ -92,3 +93,10 @@ async def test_kubectl_wait_and_kstatus_follow_the_verdict(
     assert kstatus(failed) == "Failed"  # a Flux health check fails
     stalled = next(c for c in failed["status"]["conditions"] if c["type"] == "Stalled")
     assert stalled["reason"] == "ThresholdsFailed" and "workers >= 50" in stalled["message"]
+    run = await cluster.api.get(RUNS, NAMESPACE, failed["status"]["summary"]["run"])
+    run_conditions = {c["type"]: c["status"] for c in run["status"]["conditions"]}
+    assert run_conditions["ThresholdsPassed"] == "False" and run_conditions["Stalled"] == "True"
+    if LUA is not None:  # Argo CD's health check on these very statuses
+        assert health("LoadTest", {"status": failed["status"]}) == "Degraded"
+        assert health("LoadTestRun", {"status": run["status"]}) == "Degraded"
+        assert health("LoadTest", {"status": passed["status"]}) == "Healthy"
